@@ -1,0 +1,21 @@
+"""drive_lab: learn, reproduce and extend DRIVE-style early pruning with PyTorch.
+
+DRIVE (Saikumar & Varghese, arXiv 2404.03687) trains a dense network for a few epochs,
+then prunes it iteratively by a score with three terms: parameter magnitude, connection
+sensitivity and convergence sensitivity. The algorithms are pinned down in method.md.
+
+Ten lines::
+
+    import drive_lab
+    result = drive_lab.run(drive_lab.RunConfig(method="drive", dataset="digits", sparsity=0.9))
+    print(result.summary())
+"""
+__version__ = "0.1.0"
+
+from .config import RunConfig
+from .masks import Masks
+from .pipeline import run
+from .progress import set_progress
+from .results import RunResult
+
+__all__ = ["RunConfig", "RunResult", "Masks", "run", "set_progress", "__version__"]
