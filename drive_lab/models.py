@@ -1,0 +1,461 @@
+"""The five networks used in the experiments, plus input checks and parameter counts.
+
+Every model takes images of shape ``(B, in_channels, image_size, image_size)`` and
+returns logits of shape ``(B, num_classes)``; all parameters are float32.
+
+==========  ================================================================
+name        architecture
+==========  ================================================================
+mlp         LeNet-300-100 (fully connected)
+conv        small 4-conv CNN with BatchNorm, for 8x8 digits up to 64x64 images
+alexnet     the common CIFAR variant of AlexNet (no dropout, one linear layer)
+vgg16       VGG-16 with BatchNorm, CIFAR head (global pool + one linear layer)
+resnet18    CIFAR ResNet-18 (3x3 stem, no max-pool)
+==========  ================================================================
+
+Choices that hold for every model:
+
+* The last layer is always an ``nn.Linear`` called ``classifier``, so
+  ``classifier.weight`` names the output layer in every model.
+* Attribute names are chosen so ``named_parameters()`` reads well in per-layer
+  plots: ``features.0.weight``, ``layer1.0.conv1.weight``, ``classifier.weight``.
+* ``nn.ReLU`` is never in-place: pruning scores often hook activations, and
+  in-place ReLUs break backward hooks.
+* Initialisation: every ``nn.Conv2d`` weight is ``kaiming_normal_(mode="fan_out",
+  nonlinearity="relu")`` with biases (where present) set to 0; every BatchNorm has
+  weight 1 and bias 0; ``nn.Linear`` keeps PyTorch's default init.
+  Builds draw from torch's global RNG, so ``torch.manual_seed`` before
+  :func:`build` makes them reproducible.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["MODELS", "build", "check_input", "count_parameters", "count_prunable"]
+
+MODELS: tuple[str, ...] = ("mlp", "conv", "alexnet", "vgg16", "resnet18")
+
+# VGG-16 conv widths; "M" is a 2x2 max-pool.
+_VGG16_CHANNELS: tuple[int | str, ...] = (
+    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512,
+)
+
+
+class _InputTooSmall(Exception):
+    """Raised while building when the image shrinks to nothing before the classifier."""
+
+
+# --------------------------------------------------------------------------- models
+
+
+class MLP(nn.Module):
+    """LeNet-300-100: Flatten -> Linear(in_channels*image_size**2, 300) -> ReLU
+    -> Linear(300, 100) -> ReLU -> Linear(100, num_classes).
+
+    Input ``(B, in_channels, image_size, image_size)``, output ``(B, num_classes)``.
+    Only accepts exactly the ``image_size`` it was built for.
+    """
+
+    arch = "mlp"
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int = 28) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(in_channels * image_size * image_size, 300)
+        self.relu1 = nn.ReLU()
+        self.fc2 = nn.Linear(300, 100)
+        self.relu2 = nn.ReLU()
+        self.classifier = nn.Linear(100, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu1(self.fc1(self.flatten(x)))
+        x = self.relu2(self.fc2(x))
+        return self.classifier(x)
+
+
+def _conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
+    """3x3 stride-1 pad-1 conv (no bias: the BatchNorm shift replaces it), BN, ReLU."""
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(),
+    ]
+
+
+class SmallConvNet(nn.Module):
+    """Small CNN for 8x8 (sklearn digits) to 64x64 inputs.
+
+    ``features``: [Conv(in,32)-BN-ReLU, Conv(32,32)-BN-ReLU, MaxPool2,
+    Conv(32,64)-BN-ReLU, Conv(64,64)-BN-ReLU, MaxPool2] (3x3 convs, pad 1, no bias);
+    then AdaptiveAvgPool2d(2) -> Flatten -> ``fc1`` Linear(256, 128) -> ReLU ->
+    ``classifier`` Linear(128, num_classes).
+    Spatial sizes: 8 -> 4 -> 2 -> 2, 28 -> 14 -> 7 -> 2. Needs ``image_size >= 4``.
+    Input ``(B, in_channels, H, W)``, output ``(B, num_classes)``.
+    """
+
+    arch = "conv"
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.features = nn.Sequential(
+            *_conv_bn_relu(in_channels, 32),
+            *_conv_bn_relu(32, 32),
+            nn.MaxPool2d(2),
+            *_conv_bn_relu(32, 64),
+            *_conv_bn_relu(64, 64),
+            nn.MaxPool2d(2),
+        )
+        # A fixed 2x2 map makes the classifier size independent of the input size.
+        self.pool = nn.AdaptiveAvgPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(64 * 2 * 2, 128)
+        self.relu = nn.ReLU()
+        self.classifier = nn.Linear(128, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.flatten(self.pool(self.features(x)))
+        return self.classifier(self.relu(self.fc1(x)))
+
+
+def _spatial_size_after(layers: nn.Sequential, image_size: int) -> int:
+    """Side length of the square map left after the convs and max-pools in ``layers``."""
+    size = image_size
+    for index, layer in enumerate(layers):
+        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+            # Conv2d stores (h, w) tuples, MaxPool2d plain ints; inputs are square.
+            kernel, stride, padding = (
+                value[0] if isinstance(value, tuple) else value
+                for value in (layer.kernel_size, layer.stride, layer.padding)
+            )
+            size = (size + 2 * padding - kernel) // stride + 1
+            if size < 1:
+                raise _InputTooSmall(
+                    f"its feature map shrinks to {size}x{size} at features.{index} ({type(layer).__name__})"
+                )
+    return size
+
+
+class AlexNetCIFAR(nn.Module):
+    """AlexNet, common CIFAR variant (with biases, no dropout).
+
+    ``features``: Conv(in,64,k11,s4,p5)-ReLU-MaxPool2, Conv(64,192,k5,p2)-ReLU-MaxPool2,
+    Conv(192,384,k3,p1)-ReLU, Conv(384,256,k3,p1)-ReLU, Conv(256,256,k3,p1)-ReLU-MaxPool2;
+    then Flatten -> ``classifier`` Linear(256*s*s, num_classes), where ``s`` is the side
+    left after ``features`` (1 for 32x32 input). Needs ``image_size >= 29``, and
+    accepts only the ``image_size`` it was built for.
+    Input ``(B, in_channels, image_size, image_size)``, output ``(B, num_classes)``.
+    CIFAR-10 (3 channels, 32x32): 2,472,266 parameters.
+    """
+
+    arch = "alexnet"
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 32) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 64, kernel_size=11, stride=4, padding=5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(192, 384, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        side = _spatial_size_after(self.features, image_size)
+        self.flatten = nn.Flatten()
+        self.classifier = nn.Linear(256 * side * side, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.flatten(self.features(x)))
+
+
+class VGG16BN(nn.Module):
+    """VGG-16 with BatchNorm, CIFAR head.
+
+    ``features``: 13 blocks of Conv3x3(pad 1, no bias)-BN-ReLU with widths
+    64,64,M,128,128,M,256,256,256,M,512,512,512,M,512,512,512 (M = MaxPool2);
+    then AdaptiveAvgPool2d(1) -> Flatten -> ``classifier`` Linear(512, num_classes).
+    Conv biases are off because each conv feeds a BatchNorm whose shift makes a
+    bias redundant. Four max-pools: needs ``image_size >= 16``.
+    Input ``(B, in_channels, H, W)``, output ``(B, num_classes)``.
+    CIFAR-10: 14,715,584 prunable (conv + linear) weights.
+    """
+
+    arch = "vgg16"
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for width in _VGG16_CHANNELS:
+            if width == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                layers.extend(_conv_bn_relu(channels, width))
+                channels = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.classifier = nn.Linear(512, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.flatten(self.pool(self.features(x))))
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: conv3x3(stride)-BN-ReLU-conv3x3-BN, plus shortcut, then ReLU.
+
+    The shortcut is the identity, or a 1x1 conv (stride ``stride``, no bias) + BN when
+    the stride or the channel count changes.
+    Input ``(B, in_channels, H, W)``, output ``(B, out_channels, ceil(H/stride), ceil(W/stride))``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut: nn.Module = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+        else:
+            self.shortcut = nn.Identity()
+        self.relu2 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu2(out + self.shortcut(x))
+
+
+class ResNet18CIFAR(nn.Module):
+    """ResNet-18, CIFAR variant.
+
+    Stem ``conv1`` 3x3 stride 1 (no bias) + ``bn1`` + ReLU, no max-pool; ``layer1``..``layer4``
+    of 2 :class:`BasicBlock` each, widths 64/128/256/512, first-block strides 1/2/2/2;
+    then AdaptiveAvgPool2d(1) -> Flatten -> ``classifier`` Linear(512, num_classes).
+    Works for any ``image_size >= 1``.
+    Input ``(B, in_channels, H, W)``, output ``(B, num_classes)``.
+    CIFAR-10: 11,173,962 parameters.
+    """
+
+    arch = "resnet18"
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU()
+        self.layer1 = self._stage(64, 64, stride=1)
+        self.layer2 = self._stage(64, 128, stride=2)
+        self.layer3 = self._stage(128, 256, stride=2)
+        self.layer4 = self._stage(256, 512, stride=2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.classifier = nn.Linear(512, num_classes)
+
+    @staticmethod
+    def _stage(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
+        return nn.Sequential(
+            BasicBlock(in_channels, out_channels, stride), BasicBlock(out_channels, out_channels, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.classifier(self.flatten(self.pool(x)))
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _init_weights(model: nn.Module) -> None:
+    """Kaiming-normal (fan_out, ReLU) conv weights with zero biases; BN weight 1, bias 0.
+
+    Linear layers keep PyTorch's default init.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+def _construct(name: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:
+    """Instantiate and initialise model ``name`` (arguments already validated).
+
+    Raises :class:`_InputTooSmall` where the size is fixed at build time and too small.
+    """
+    if name == "mlp":
+        model: nn.Module = MLP(num_classes, in_channels, image_size)
+    elif name == "conv":
+        model = SmallConvNet(num_classes, in_channels)
+    elif name == "alexnet":
+        model = AlexNetCIFAR(num_classes, in_channels, image_size)
+    elif name == "vgg16":
+        model = VGG16BN(num_classes, in_channels)
+    else:
+        model = ResNet18CIFAR(num_classes, in_channels)
+    _init_weights(model)
+    return model
+
+
+def _check_int(label: str, value: object, minimum: int) -> None:
+    # bool is an int subclass, but True/False as a size is always a mistake.
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{label} must be an int >= {minimum}, got {value!r}")
+
+
+def _check_name(name: object) -> None:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid choices: {', '.join(MODELS)}")
+
+
+def build(name: str, num_classes: int = 10, in_channels: int = 1, image_size: int = 28) -> nn.Module:
+    """Build model ``name`` (one of :data:`MODELS`) with fresh float32 weights.
+
+    Args:
+        name: ``"mlp"``, ``"conv"``, ``"alexnet"``, ``"vgg16"`` or ``"resnet18"``.
+        num_classes: number of output logits, ``>= 2`` (default 10).
+        in_channels: image channels, ``>= 1`` (default 1, e.g. Fashion-MNIST).
+        image_size: side of the square input images, ``>= 1`` (default 28).
+            ``mlp`` and ``alexnet`` are sized for exactly this; the others adapt.
+
+    Returns:
+        A module in training mode mapping ``(B, in_channels, image_size, image_size)``
+        to logits ``(B, num_classes)``. Weights come from torch's global RNG, so seed
+        it first for a reproducible build.
+
+    Raises:
+        ValueError: unknown ``name``, a bad argument, or (``alexnet``) an ``image_size``
+            too small for the network. Use :func:`check_input` to test that a built
+            model really accepts a given input.
+    """
+    _check_name(name)
+    _check_int("num_classes", num_classes, 2)
+    _check_int("in_channels", in_channels, 1)
+    _check_int("image_size", image_size, 1)
+    try:
+        model = _construct(name, num_classes, in_channels, image_size)
+    except _InputTooSmall as err:
+        raise ValueError(_input_error(name, in_channels, image_size, str(err), built_for_size=False)) from None
+    # Guard against a changed torch default dtype: the library assumes float32.
+    return model.float()
+
+
+def _models_accepting(in_channels: int, image_size: int) -> list[str]:
+    """The names in MODELS that, built for this input size, run a forward pass on it.
+
+    Built and run on the meta device: shapes are checked as usual, but no memory is
+    allocated, nothing is computed, and torch's RNG is left untouched.
+    """
+    accepting = []
+    for name in MODELS:
+        try:
+            with torch.device("meta"):
+                model = _construct(name, 10, in_channels, image_size).eval()
+                logits = model(torch.empty(2, in_channels, image_size, image_size))
+        except (_InputTooSmall, RuntimeError, ValueError):
+            continue
+        if tuple(logits.shape) == (2, 10):
+            accepting.append(name)
+    return accepting
+
+
+def _input_error(name: str, in_channels: int, image_size: int, reason: str, built_for_size: bool) -> str:
+    shape = (2, in_channels, image_size, image_size)
+    accepting = _models_accepting(in_channels, image_size)
+    valid = ", ".join(accepting) if accepting else "none"
+    message = (
+        f"model {name!r} cannot take input of shape {shape} ({reason}). "
+        f"Models in MODELS that accept {in_channels}-channel {image_size}x{image_size} input: {valid}"
+    )
+    if built_for_size and name in accepting:
+        message += f" (including {name!r} itself: rebuild it with in_channels={in_channels}, image_size={image_size})"
+    return message
+
+
+def check_input(model: nn.Module, in_channels: int, image_size: int, name: str | None = None) -> None:
+    """Check that ``model`` maps a ``(2, in_channels, image_size, image_size)`` batch to
+    logits ``(2, num_classes)``, by a dummy forward pass of zeros.
+
+    The pass runs under ``torch.no_grad`` in eval mode (so BatchNorm running stats
+    are untouched), on the device and dtype of the model's parameters; each
+    submodule's training flag is restored afterwards.
+
+    Args:
+        model: the network to check.
+        in_channels: image channels, ``>= 1``.
+        image_size: side of the square input images, ``>= 1``.
+        name: name used in the error message (default: the model's ``arch``
+            attribute, e.g. ``"vgg16"``, else its class name).
+
+    Raises:
+        ValueError: the forward pass fails (e.g. the image is too small for the
+            network's pooling, or channels don't match) or the output is not
+            ``(2, num_classes)``; the message names the model, the input shape and
+            the models in :data:`MODELS` that do accept this input size.
+    """
+    _check_int("in_channels", in_channels, 1)
+    _check_int("image_size", image_size, 1)
+    label = name if name is not None else getattr(model, "arch", type(model).__name__)
+
+    reference = next(iter(model.parameters()), None)
+    device = reference.device if reference is not None else torch.device("cpu")
+    dtype = reference.dtype if reference is not None else torch.float32
+    dummy = torch.zeros(2, in_channels, image_size, image_size, device=device, dtype=dtype)
+
+    training_flags = [(module, module.training) for module in model.modules()]
+    try:
+        model.eval()
+        with torch.no_grad():
+            logits = model(dummy)
+    except (RuntimeError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(_input_error(label, in_channels, image_size, reason, built_for_size=True)) from err
+    finally:
+        for module, was_training in training_flags:
+            module.training = was_training
+
+    num_classes = getattr(model, "num_classes", None)
+    expected = f"(2, {num_classes})" if num_classes is not None else "(2, num_classes)"
+    shape_ok = (
+        isinstance(logits, torch.Tensor)
+        and logits.dim() == 2
+        and logits.shape[0] == 2
+        and (num_classes is None or logits.shape[1] == num_classes)
+    )
+    if not shape_ok:
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(_input_error(label, in_channels, image_size, f"output {got}, expected {expected}", True))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Total number of scalars in all of ``model``'s parameters (shared ones counted once)."""
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def count_prunable(model: nn.Module) -> int:
+    """Number of prunable weights: the sum of ``.weight.numel()`` over every
+    ``nn.Conv2d`` and ``nn.Linear`` in ``model`` (biases and BatchNorm excluded)."""
+    return sum(
+        module.weight.numel() for module in model.modules() if isinstance(module, (nn.Conv2d, nn.Linear))
+    )
