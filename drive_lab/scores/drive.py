@@ -1,0 +1,122 @@
+"""DRIVE's three score terms and their combination (method.md, "DRIVE").
+
+For every prunable weight θ_j with loss gradient g_j = ∂L/∂θ_j (at the masked weights):
+
+    magnitude    M_j = |θ_j|
+    connection   C_j = |θ_j · g_j|      (= |∂L/∂m_j| at m = 1, SNIP's saliency)
+    convergence  V_j = |g_j|
+
+and the score (a = magnitude, b = connection, c = convergence weights):
+
+    combine="sum":      S_j = a · M_j/ΣM + b · C_j/ΣC + c · V_j/ΣV
+    combine="product":  S_j = M_j · (b · C_j/ΣC + c · V_j/ΣV)
+
+Sums run over surviving prunable weights of the whole network. The terms are the
+paper's; the combination is our reading (the paper's exact formula is not available).
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from ..masks import Masks
+from .gradients import Batch, loss_gradients, masked_weights, pruned_to_minus_inf
+
+TERMS = ("magnitude", "connection", "convergence")
+COMBINATIONS = ("sum", "product")
+
+
+def drive_terms(
+    model: nn.Module, batches: Iterable[Batch], masks: Masks | None = None
+) -> dict[str, dict[str, torch.Tensor]]:
+    """The three DRIVE terms, separately (for teaching: each can be plotted alone).
+
+    Args:
+        model: the network; its prunable weights are masked in place first.
+        batches: iterable of ``(x, y)`` scoring batches; gradients are averaged over them.
+        masks: current masks (``None``: nothing pruned yet).
+
+    Returns:
+        ``{"magnitude" | "connection" | "convergence": {param_name: Tensor}}``, each tensor
+        with its weight's shape, keyed as in ``model.named_parameters()``. Pruned weights
+        have 0 in every term, so a sum over all entries is a sum over survivors.
+    """
+    weights, masks = masked_weights(model, masks)
+    gradients = loss_gradients(model, batches, weights)
+    magnitude, connection, convergence = {}, {}, {}
+    for name, weight in weights.items():
+        theta = weight.detach()
+        g = gradients[name] * masks[name]  # a pruned weight has no convergence to speak of
+        magnitude[name] = theta.abs()
+        connection[name] = (theta * g).abs()
+        convergence[name] = g.abs()
+    return {"magnitude": magnitude, "connection": connection, "convergence": convergence}
+
+
+def normalise(term: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """term / Σ term over all entries (pruned entries are 0). An all-zero term stays 0."""
+    total = sum(t.sum() for t in term.values())
+    scale = torch.where(total > 0, 1.0 / total, torch.zeros_like(total))
+    return {name: t * scale for name, t in term.items()}
+
+
+def combine_terms(
+    terms: dict[str, dict[str, torch.Tensor]],
+    masks: Masks,
+    magnitude: float = 1.0,
+    connection: float = 1.0,
+    convergence: float = 1.0,
+    combine: str = "sum",
+) -> dict[str, torch.Tensor]:
+    """Combine terms from :func:`drive_terms` into one score per weight (see module docstring)."""
+    validate_weights(magnitude, connection, convergence, combine)
+    m_hat, c_hat, v_hat = (normalise(terms[t]) for t in TERMS)
+    if combine == "sum":
+        scores = {n: magnitude * m_hat[n] + connection * c_hat[n] + convergence * v_hat[n] for n in masks}
+    else:
+        scores = {n: terms["magnitude"][n] * (connection * c_hat[n] + convergence * v_hat[n]) for n in masks}
+    return pruned_to_minus_inf(scores, masks)
+
+
+def drive(
+    model: nn.Module,
+    batches: Iterable[Batch],
+    masks: Masks | None = None,
+    magnitude: float = 1.0,
+    connection: float = 1.0,
+    convergence: float = 1.0,
+    combine: str = "sum",
+) -> dict[str, torch.Tensor]:
+    """DRIVE score per prunable weight; higher = more important, pruned = -inf.
+
+    ``combine="sum"``: S = a·M/ΣM + b·C/ΣC + c·V/ΣV (default, a = b = c = 1).
+    ``combine="product"``: S = M·(b·C/ΣC + c·V/ΣV) (``magnitude`` must then be > 0; it
+    only rescales). A weight of 0 drops that term (the ablations). One backward pass per
+    scoring batch gives both gradients, ∂L/∂θ and ∂L/∂m = θ·∂L/∂θ.
+
+    Reference: Saikumar & Varghese, "DRIVE: Dual Gradient-Based Rapid Iterative Pruning",
+    arXiv 2404.03687 (2024); the combination is drive_lab's reading (method.md).
+    """
+    validate_weights(magnitude, connection, convergence, combine)
+    masks = masks if masks is not None else Masks.ones(model)
+    return combine_terms(drive_terms(model, batches, masks), masks, magnitude, connection, convergence, combine)
+
+
+def validate_weights(magnitude: float, connection: float, convergence: float, combine: str) -> None:
+    """ValueError for an unknown combination, a negative weight, or no term left."""
+    if combine not in COMBINATIONS:
+        raise ValueError(f"unknown combine={combine!r}; valid choices: {', '.join(COMBINATIONS)}")
+    weights = {"magnitude": magnitude, "connection": connection, "convergence": convergence}
+    negative = [k for k, v in weights.items() if not v >= 0]
+    if negative:
+        raise ValueError(f"term weights must be >= 0; got {', '.join(f'{k}={weights[k]}' for k in negative)}")
+    if combine == "sum" and magnitude == connection == convergence == 0:
+        raise ValueError("all three DRIVE terms are switched off (magnitude = connection = convergence = 0); keep at least one")
+    if combine == "product":
+        if magnitude == 0:
+            raise ValueError("combine='product' multiplies by the magnitude term, so magnitude must be > 0; "
+                             "use combine='sum' with magnitude=0 to drop magnitude")
+        if connection == convergence == 0:
+            raise ValueError("combine='product' needs connection > 0 or convergence > 0")

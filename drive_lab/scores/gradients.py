@@ -1,0 +1,65 @@
+"""Shared machinery for gradient-based scores: masked weights, one backward pass per batch."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..masks import Masks, prunable_parameters
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@contextlib.contextmanager
+def preserved_buffers(model: nn.Module) -> Iterator[None]:
+    """Restore every buffer (BatchNorm running statistics) on exit.
+
+    Scoring runs forward passes in training mode; a score function must not leave
+    the model's statistics changed behind it (it is a pure function of model and data).
+    """
+    saved = {name: buf.detach().clone() for name, buf in model.named_buffers()}
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for name, buf in model.named_buffers():
+                buf.copy_(saved[name])
+
+
+def masked_weights(model: nn.Module, masks: Masks | None) -> tuple[dict[str, nn.Parameter], Masks]:
+    """The prunable weights with pruned entries zeroed (invariant 3: score on m ⊙ θ)."""
+    weights = prunable_parameters(model)
+    if masks is None:
+        masks = Masks.ones(model)
+    masks.apply(model)
+    return weights, masks
+
+
+def loss_gradients(model: nn.Module, batches: Iterable[Batch], weights: dict[str, nn.Parameter]) -> dict[str, torch.Tensor]:
+    """g = ∂L/∂θ of the mean cross-entropy, averaged over ``batches``; one backward pass per batch.
+
+    Uses ``torch.autograd.grad`` so ``.grad`` fields are left untouched. float32 (no autocast):
+    scores rank weights, and low precision would create spurious ties.
+    """
+    names = list(weights)
+    params = [weights[n] for n in names]
+    total = [torch.zeros_like(p) for p in params]
+    n_batches = 0
+    with preserved_buffers(model):
+        for x, y in batches:
+            loss = F.cross_entropy(model(x), y)
+            grads = torch.autograd.grad(loss, params)
+            torch._foreach_add_(total, grads)
+            n_batches += 1
+    if n_batches == 0:
+        raise ValueError("scoring needs at least one batch of data; got an empty iterable")
+    torch._foreach_div_(total, float(n_batches))
+    return dict(zip(names, total))
+
+
+def pruned_to_minus_inf(scores: dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:
+    """Apply the score convention: already-pruned weights get -inf (invariant 1)."""
+    return {name: s.masked_fill(~masks[name].to(s.device), float("-inf")) for name, s in scores.items()}
