@@ -1,0 +1,117 @@
+"""A generic iterative pruner: any score function + a density schedule + nested exact top-k.
+
+In the spirit of open_lth and Torch-Pruning, the three pieces are separate: the *scorer*
+(``drive_lab.scores``), the *schedule* (:func:`exponential_schedule`) and the *pruner*
+(:func:`prune`), which is a pure function ``(model, masks, data) -> masks`` apart from
+zeroing the pruned weights of ``model`` in place.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Mapping
+
+import torch
+from torch import nn
+
+from .masks import Masks, keep_top
+from .progress import progress
+from .runtime import synchronize
+
+ScoreFunction = Callable[..., Mapping[str, torch.Tensor]]
+
+
+def exponential_schedule(density: float, iterations: int, start: float = 1.0) -> list[float]:
+    """Densities after each of ``iterations`` pruning steps, from ``start`` down to ``density``.
+
+    Step k (1..N) reaches ``start · (density/start)^(k/N)``; from a dense start that is
+    κ^(k/N) (method.md: the iterative-SynFlow schedule). The last entry is ``density``.
+    """
+    if iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    if not 0.0 < density <= start <= 1.0:
+        raise ValueError(f"need 0 < density <= start <= 1, got density={density}, start={start}")
+    ratio = density / start
+    return [start * ratio ** (k / iterations) for k in range(1, iterations)] + [density]
+
+
+@dataclass
+class PruningStep:
+    """What one pruning iteration did (invariant 4: observable after every step)."""
+
+    iteration: int
+    target_density: float
+    density: float
+    kept: int
+    layer_density: dict[str, float]
+    collapsed: list[str]
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PruningHistory:
+    """The steps of one pruning run plus the time spent scoring and masking, in seconds."""
+
+    steps: list[PruningStep] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return sum(step.seconds for step in self.steps)
+
+    def to_dict(self) -> list[dict]:
+        return [step.to_dict() for step in self.steps]
+
+
+def prune(
+    model: nn.Module,
+    score: ScoreFunction,
+    batches: Callable[[], Iterable] | None,
+    density: float,
+    iterations: int = 1,
+    masks: Masks | None = None,
+    score_options: Mapping | None = None,
+    show_progress: bool = True,
+    warn_collapse: bool = True,
+) -> tuple[Masks, PruningHistory]:
+    """Prune ``model`` iteratively to ``density`` (fraction of prunable weights kept).
+
+    Args:
+        model: the network (its pruned weights are zeroed in place; nothing else changes).
+        score: a score function ``score(model, batches, masks, **score_options)``.
+        batches: called once per iteration, returns that iteration's scoring batches
+            (fresh training batches each time); ``None`` for data-free scores.
+        density: final density κ in (0, 1].
+        iterations: N; iteration k prunes to κ^(k/N) (exponential schedule). 1 = one-shot.
+        masks: masks to start from (default: nothing pruned). Density only goes down.
+        score_options: keyword arguments for ``score`` (e.g. DRIVE's term weights).
+
+    Returns:
+        ``(masks, history)``: the final masks and one :class:`PruningStep` per iteration.
+        A layer left with no weight is named in every step's ``collapsed`` and warned about.
+    """
+    masks = masks if masks is not None else Masks.ones(model)
+    device = next(model.parameters()).device
+    masks = masks.to(device)
+    schedule = exponential_schedule(density, iterations, start=masks.density())
+    options = dict(score_options or {})
+    history = PruningHistory()
+    steps = progress(schedule, desc="pruning", unit="it") if show_progress else schedule
+    for k, target in enumerate(steps, start=1):
+        synchronize(device)
+        start = time.perf_counter()
+        scores = score(model, batches() if batches is not None else None, masks, **options)
+        masks = keep_top(scores, masks, target)
+        masks.apply(model)
+        synchronize(device)
+        seconds = time.perf_counter() - start
+        history.steps.append(
+            PruningStep(k, target, masks.density(), masks.kept(), masks.layer_density(), masks.collapsed(), seconds)
+        )
+    collapsed = masks.collapsed()
+    if collapsed and warn_collapse:
+        warnings.warn(f"layer collapse: {', '.join(collapsed)} kept no weight at density {density:.4g}", stacklevel=2)
+    return masks, history
