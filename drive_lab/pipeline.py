@@ -1,0 +1,131 @@
+"""``run(config)``: warm-up, prune, train, evaluate — one complete pruning experiment."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import itertools
+import time
+import warnings
+
+import torch
+
+from . import data as data_module
+from .config import RunConfig
+from .masks import Masks
+from .methods import METHODS
+from .models import build, check_input
+from .pruning import prune
+from .results import RunResult
+from .runtime import environment, resolve_device, seed_everything, synchronize
+from .training import train
+
+# Scoring batches come from their own random stream, so changing N or the number of
+# scoring batches does not change the order of the training batches.
+_SCORING_STREAM = 1_000_003
+
+
+def prepare(config: RunConfig):
+    """Validate ``config``, then build the model and load the data (nothing is trained).
+
+    Returns ``(config, device, model, data)`` with ``config`` resolved. Every check that
+    can fail (names, ranges, model/input mismatch) runs before any data is loaded.
+    """
+    config = config.resolved()
+    device = resolve_device(config.device)
+    info = data_module.dataset_info(config.dataset)
+    seed_everything(config.seed)
+    model = build(config.model, num_classes=info.num_classes, in_channels=info.in_channels, image_size=info.image_size)
+    check_input(model, info.in_channels, info.image_size, config.model)
+    data = data_module.load(
+        config.dataset, root=config.data_root, subset=config.subset, test_subset=config.test_subset,
+        device=device, download=config.download, augment=config.augment,
+    )
+    if data.num_classes != info.num_classes:  # e.g. a partial Tiny ImageNet folder
+        seed_everything(config.seed)
+        model = build(config.model, num_classes=data.num_classes, in_channels=info.in_channels, image_size=info.image_size)
+    return config, device, model.to(device), data
+
+
+def run(config: RunConfig | None = None, **overrides) -> RunResult:
+    """Run one pruning experiment and return its :class:`RunResult`.
+
+    ``run(RunConfig(...))`` or ``run(method="drive", sparsity=0.95, ...)``. Phases, each
+    timed in wall-clock seconds: dense warm-up (E epochs, constant learning rate), pruning
+    (N scoring iterations of the method's score function on fresh training batches), and
+    training of the sparse network (T epochs, fresh optimiser and schedule).
+    """
+    config = (config or RunConfig()).replace(**overrides) if overrides else (config or RunConfig())
+    config, device, model, data = prepare(config)
+    spec = METHODS[config.method]
+    generator = torch.Generator().manual_seed(config.seed)
+    initial_state = copy.deepcopy(model.state_dict()) if config.rewind == "init" else None
+    seconds: dict[str, float] = {}
+
+    # Phase 1: dense warm-up at a constant learning rate (the decay belongs to the final training).
+    synchronize(device)
+    start = time.perf_counter()
+    warmup = dataclasses.replace(config.optimisation, lr_schedule="constant")
+    warmup_history = train(model, data, config.warmup_epochs, warmup, generator=generator,
+                           desc="warm-up", evaluate_every_epoch=False)
+    synchronize(device)
+    seconds["warmup"] = time.perf_counter() - start
+
+    # Phase 2: pruning.
+    stream = data.stream(config.batch_size, torch.Generator().manual_seed(config.seed + _SCORING_STREAM))
+    batches = (lambda: list(itertools.islice(stream, config.score_batches))) if spec.uses_data else None
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # collapse is reported once below, with the run's context
+        masks, pruning_history = prune(model, spec.score, batches, 1.0 - config.sparsity, config.iterations,
+                                       score_options=spec.options(config))
+    synchronize(device)
+    seconds["scoring"] = time.perf_counter() - start
+    seconds["pruning"] = seconds["warmup"] + seconds["scoring"]
+    return finish(config, device, model, data, masks, initial_state, generator, seconds,
+                  warmup_history.to_dict(), pruning_history.to_dict())
+
+
+def finish(config: RunConfig, device, model, data, masks: Masks, initial_state, generator, seconds: dict,
+           warmup_history: list, pruning_history: list) -> RunResult:
+    """Final phase shared by every method: optional rewind, train T epochs, evaluate, record."""
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
+    masks.apply(model)
+    collapsed = masks.collapsed()
+    if collapsed:
+        warnings.warn(
+            f"layer collapse in {config.method} at sparsity {config.sparsity}: {', '.join(collapsed)} "
+            "kept no weight, so the network is disconnected", stacklevel=3,
+        )
+    start = time.perf_counter()
+    history = train(model, data, config.epochs, config.optimisation, masks=masks, generator=generator, desc="training")
+    synchronize(device)
+    seconds["training"] = time.perf_counter() - start
+    seconds["total"] = seconds["pruning"] + seconds["training"]
+    if history.epochs:
+        final_loss, final_accuracy = history.epochs[-1].test_loss, history.epochs[-1].test_accuracy
+        best_accuracy = max(e.test_accuracy for e in history.epochs)
+    else:
+        from .training import evaluate
+
+        final_loss, final_accuracy = evaluate(model, data)
+        best_accuracy = final_accuracy
+    return RunResult(
+        key=config.key(),
+        config=config.to_dict(),
+        final_test_accuracy=final_accuracy,
+        best_test_accuracy=best_accuracy,
+        final_test_loss=final_loss,
+        density=masks.density(),
+        kept_weights=masks.kept(),
+        prunable_weights=masks.total(),
+        layer_density=masks.layer_density(),
+        collapsed_layers=collapsed,
+        seconds=seconds,
+        environment=environment(device),
+        training_history=history.to_dict(),
+        warmup_history=warmup_history,
+        pruning_history=pruning_history,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
