@@ -2,8 +2,15 @@
 
 Convention (method.md): one tensor per prunable weight, keyed as in
 ``model.named_parameters()``; a HIGHER score means MORE important (kept); already-pruned
-weights get ``-inf``.
+weights get ``-inf``. Gradient scores average ∂L/∂θ over the scoring batches.
 """
 from .drive import COMBINATIONS, TERMS, combine_terms, drive, drive_terms, normalise
+from .grasp import grasp, hessian_gradient_product
+from .simple import magnitude, random
+from .snip import snip
+from .synflow import synflow
 
-__all__ = ["COMBINATIONS", "TERMS", "combine_terms", "drive", "drive_terms", "normalise"]
+__all__ = [
+    "COMBINATIONS", "TERMS", "combine_terms", "drive", "drive_terms", "normalise",
+    "grasp", "hessian_gradient_product", "magnitude", "random", "snip", "synflow",
+]
