@@ -20,9 +20,10 @@ from .results import RunResult
 from .runtime import environment, resolve_device, seed_everything, synchronize
 from .training import train
 
-# Scoring batches come from their own random stream, so changing N or the number of
-# scoring batches does not change the order of the training batches.
-_SCORING_STREAM = 1_000_003
+# Scoring batches and the final training draw from their own random streams, so changing
+# N, the number of scoring batches or the pruning method leaves the other streams alone.
+SCORING_STREAM = 1_000_003
+FINAL_TRAINING_STREAM = 2_000_003
 
 
 def prepare(config: RunConfig):
@@ -53,37 +54,54 @@ def run(config: RunConfig | None = None, **overrides) -> RunResult:
     ``run(RunConfig(...))`` or ``run(method="drive", sparsity=0.95, ...)``. Phases, each
     timed in wall-clock seconds: dense warm-up (E epochs, constant learning rate), pruning
     (N scoring iterations of the method's score function on fresh training batches), and
-    training of the sparse network (T epochs, fresh optimiser and schedule).
+    training of the sparse network (T epochs, fresh optimiser and schedule). IMP runs its
+    own train-prune-rewind rounds (:mod:`drive_lab.imp`); ``dense`` skips pruning.
     """
-    config = (config or RunConfig()).replace(**overrides) if overrides else (config or RunConfig())
+    config = config or RunConfig()
+    if overrides:
+        config = config.replace(**overrides)
+    if config.method == "imp":
+        from .imp import run_imp
+
+        return run_imp(config)
     config, device, model, data = prepare(config)
     spec = METHODS[config.method]
     generator = torch.Generator().manual_seed(config.seed)
     initial_state = copy.deepcopy(model.state_dict()) if config.rewind == "init" else None
-    seconds: dict[str, float] = {}
+    warmup_history, seconds = warm_up(model, data, config, generator)
 
-    # Phase 1: dense warm-up at a constant learning rate (the decay belongs to the final training).
-    synchronize(device)
-    start = time.perf_counter()
-    warmup = dataclasses.replace(config.optimisation, lr_schedule="constant")
-    warmup_history = train(model, data, config.warmup_epochs, warmup, generator=generator,
-                           desc="warm-up", evaluate_every_epoch=False)
-    synchronize(device)
-    seconds["warmup"] = time.perf_counter() - start
-
-    # Phase 2: pruning.
-    stream = data.stream(config.batch_size, torch.Generator().manual_seed(config.seed + _SCORING_STREAM))
+    stream = data.stream(config.batch_size, torch.Generator().manual_seed(config.seed + SCORING_STREAM))
     batches = (lambda: list(itertools.islice(stream, config.score_batches))) if spec.uses_data else None
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # collapse is reported once below, with the run's context
-        masks, pruning_history = prune(model, spec.score, batches, 1.0 - config.sparsity, config.iterations,
-                                       score_options=spec.options(config))
+    if spec.score is None:  # dense: nothing to prune
+        masks, pruning_history = Masks.ones(model), []
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # collapse is reported once, in finish(), with the run's context
+            masks, history = prune(model, spec.score, batches, 1.0 - config.sparsity, config.iterations,
+                                   score_options=spec.options(config))
+        pruning_history = history.to_dict()
     synchronize(device)
     seconds["scoring"] = time.perf_counter() - start
     seconds["pruning"] = seconds["warmup"] + seconds["scoring"]
-    return finish(config, device, model, data, masks, initial_state, generator, seconds,
-                  warmup_history.to_dict(), pruning_history.to_dict())
+    final_generator = torch.Generator().manual_seed(config.seed + FINAL_TRAINING_STREAM)
+    return finish(config, device, model, data, masks, initial_state, final_generator, seconds,
+                  warmup_history.to_dict(), pruning_history)
+
+
+def warm_up(model, data, config: RunConfig, generator: torch.Generator):
+    """E dense epochs at a constant learning rate (decay belongs to the final training).
+
+    Returns ``(history, {"warmup": seconds})``.
+    """
+    device = data.device
+    synchronize(device)
+    start = time.perf_counter()
+    optimisation = dataclasses.replace(config.optimisation, lr_schedule="constant")
+    history = train(model, data, config.warmup_epochs, optimisation, generator=generator,
+                    desc="warm-up", evaluate_every_epoch=False)
+    synchronize(device)
+    return history, {"warmup": time.perf_counter() - start}
 
 
 def finish(config: RunConfig, device, model, data, masks: Masks, initial_state, generator, seconds: dict,

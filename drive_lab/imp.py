@@ -1,0 +1,94 @@
+"""Iterative Magnitude Pruning (Frankle & Carbin 2019), as method.md pins it down.
+
+Round r: rewind the surviving weights to the rewind point, train T epochs, prune 20% of
+the survivors by global magnitude. After L rounds the density is 0.8^L, except the last
+round, which prunes exactly to the target. The rewind point is the initialisation, or
+the weights after E warm-up epochs ("rewind to epoch k" with k = E).
+
+One trajectory passes through every intermediate density, so :func:`run_imp_grid`
+serves a whole sparsity grid with the rounds of the sparsest target alone; each target's
+pruning time is still the time of its own L rounds (what a separate run would cost).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Sequence
+
+import torch
+
+from . import scores
+from .config import IMP_PRUNE_FRACTION, RunConfig, imp_rounds
+from .masks import Masks, keep_top
+from .pipeline import FINAL_TRAINING_STREAM, finish, prepare, warm_up
+from .pruning import PruningStep
+from .results import RunResult
+from .runtime import synchronize
+from .training import train
+
+
+def imp_densities(density: float, fraction: float = IMP_PRUNE_FRACTION) -> list[float]:
+    """Densities after each IMP round: (1-fraction)^1, ..., (1-fraction)^(L-1), density."""
+    rounds = imp_rounds(density, fraction)
+    return [(1 - fraction) ** r for r in range(1, rounds)] + [density]
+
+
+def run_imp(config: RunConfig) -> RunResult:
+    """One IMP run (``config.method == "imp"``)."""
+    return run_imp_grid(config, [config.sparsity])[0]
+
+
+def run_imp_grid(config: RunConfig, sparsities: Sequence[float]) -> list[RunResult]:
+    """IMP at every sparsity in ``sparsities`` from one shared trajectory.
+
+    Returns one :class:`RunResult` per sparsity, in the given order; each equals what
+    ``run_imp(config.replace(sparsity=s))`` returns (the final training has its own
+    random stream, so sharing the trajectory changes nothing but the cost).
+    """
+    if config.method != "imp":
+        raise ValueError(f"run_imp_grid needs method='imp', got {config.method!r}")
+    if not sparsities:
+        raise ValueError("run_imp_grid needs at least one sparsity")
+    targets = [config.replace(sparsity=s).resolved() for s in sparsities]
+    base, device, model, data = prepare(targets[0])
+    generator = torch.Generator().manual_seed(base.seed)
+
+    warmup, seconds = warm_up(model, data, base, generator)
+    warmup_seconds = seconds["warmup"]
+    rewind_state = copy.deepcopy(model.state_dict())
+
+    last_round = max(t.iterations for t in targets)
+    masks = Masks.ones(model).to(device)
+    steps: list[PruningStep] = []
+    finals: dict[int, Masks] = {}
+    for r in range(1, last_round + 1):
+        synchronize(device)
+        start = time.perf_counter()
+        model.load_state_dict(rewind_state)
+        masks.apply(model)
+        train(model, data, base.epochs, base.optimisation, masks=masks, generator=generator,
+              desc=f"IMP round {r}/{last_round}", evaluate_every_epoch=False)
+        magnitudes = scores.magnitude(model, None, masks)
+        for i, target in enumerate(targets):
+            if target.iterations == r:  # this target's last round prunes exactly to it
+                finals[i] = keep_top(magnitudes, masks, 1 - target.sparsity)
+        if r < last_round:
+            masks = keep_top(magnitudes, masks, (1 - IMP_PRUNE_FRACTION) ** r)
+        synchronize(device)
+        seconds = time.perf_counter() - start
+        steps.append(PruningStep(r, masks.density(), masks.density(), masks.kept(), masks.layer_density(),
+                                 masks.collapsed(), seconds))
+
+    results = []
+    for i, target in enumerate(targets):
+        rounds = target.iterations
+        own_steps = [s.to_dict() for s in steps[:rounds]]
+        final = finals[i]
+        own_steps[-1].update(target_density=1 - target.sparsity, density=final.density(), kept=final.kept(),
+                             layer_density=final.layer_density(), collapsed=final.collapsed())
+        round_seconds = sum(s.seconds for s in steps[:rounds])
+        seconds = {"warmup": warmup_seconds, "scoring": round_seconds, "pruning": warmup_seconds + round_seconds}
+        final_generator = torch.Generator().manual_seed(target.seed + FINAL_TRAINING_STREAM)
+        results.append(finish(target, device, model, data, final, rewind_state, final_generator, seconds,
+                              warmup.to_dict(), own_steps))
+    return results
