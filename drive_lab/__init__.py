@@ -17,5 +17,8 @@ from .masks import Masks
 from .pipeline import run
 from .progress import set_progress
 from .results import RunResult
+from .store import ResultStore
+from .sweep import expand_grid, load_results, sweep
 
-__all__ = ["RunConfig", "RunResult", "Masks", "run", "set_progress", "__version__"]
+__all__ = ["RunConfig", "RunResult", "Masks", "ResultStore", "expand_grid", "load_results", "run", "set_progress",
+           "sweep", "__version__"]

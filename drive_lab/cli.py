@@ -1,4 +1,4 @@
-"""Command line: ``python -m drive_lab run [flags]``; ``--help`` lists every flag."""
+"""Command line: ``python -m drive_lab run|sweep [flags]``; ``--help`` lists every flag."""
 from __future__ import annotations
 
 import argparse
@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--output", default=None, help="result JSON path (default: <results dir>/runs/<key>.json)")
     run_parser.add_argument("--results-dir", default=None, help="results folder (default: $DRIVE_LAB_RESULTS or results/)")
     run_parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    from .sweep import add_sweep_flags
+
+    sweep_parser = sub.add_parser("sweep", help="run a grid of experiments, reusing stored results",
+                                  description="Run every combination of the --grid values (the other flags set the rest), "
+                                  "skipping runs already stored; print a table of the results.")
+    add_config_flags(sweep_parser)
+    add_sweep_flags(sweep_parser)
     return parser
 
 
@@ -100,4 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         result.save(path)
         print(result.summary())
         print(f"\nresult written to {path}")
+    elif args.command == "sweep":
+        from .sweep import sweep_command
+
+        return sweep_command(parser, args)
     return 0

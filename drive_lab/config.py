@@ -57,6 +57,11 @@ class RunConfig:
     device: str = field(default="auto", **_help("compute device: auto, cpu, cuda, cuda:N"))
 
     def __post_init__(self) -> None:
+        # 1 and 1.0 are the same setting: store floats so both get the same key
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("float", float) and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, f.name, float(value))
         self.validate()
 
     def validate(self) -> None:
