@@ -77,6 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
                                   "skipping runs already stored; print a table of the results.")
     add_config_flags(sweep_parser)
     add_sweep_flags(sweep_parser)
+
+    from .experiments import EXPERIMENTS
+    from .presets import PRESETS
+
+    experiment_parser = sub.add_parser(
+        "experiment", help="run one of the course's named sweeps and write its table to results/<preset>/",
+        description="Run a named sweep of the course (sized by a preset) through the results store and write "
+        "results/<preset>/<name>.csv with a JSON file recording command, versions and hardware. Experiments: "
+        + "; ".join(f"{e.name}: {e.description}" for e in EXPERIMENTS.values()))
+    experiment_parser.add_argument("name", choices=[*EXPERIMENTS, "all"], help="experiment name, or all")
+    experiment_parser.add_argument("--preset", choices=list(PRESETS), default=None,
+                                   help="sizes (default: $DRIVE_LAB_PRESET, else gpu with CUDA, else cpu)")
+    experiment_parser.add_argument("--recompute", action="store_true",
+                                   help="recompute the table even if its CSV exists (stored runs are still reused)")
+    experiment_parser.add_argument("--results-dir", default=None, help="run store (default: $DRIVE_LAB_RESULTS or results/)")
+    experiment_parser.add_argument("--tables-dir", default=None, help="where <preset>/<name>.csv go (default: results/)")
+    experiment_parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -111,4 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         from .sweep import sweep_command
 
         return sweep_command(parser, args)
+    elif args.command == "experiment":
+        from . import experiments
+
+        if args.quiet:
+            set_progress(False)
+        names = list(experiments.EXPERIMENTS) if args.name == "all" else [args.name]
+        for name in names:
+            frame = experiments.results(name, args.preset, recompute=args.recompute,
+                                        tables_dir=args.tables_dir, results_dir=args.results_dir)
+            print(f"{name}: {len(frame)} runs; {frame.attrs['source']}")
     return 0

@@ -34,7 +34,8 @@ class RunConfig:
     dataset: str = field(default="digits", **_help("dataset (digits is bundled, no download)"))
     sparsity: float = field(default=0.9, **_help("fraction of prunable weights removed, in (0, 1)"))
     warmup_epochs: int | None = field(default=None, **_help("dense training epochs before pruning, E (default: the method's; DRIVE 3)"))
-    iterations: int | None = field(default=None, **_help("pruning iterations, N (default: the method's; DRIVE 100)"))
+    iterations: int | None = field(default=None, **_help("pruning iterations, N (default: the method's; DRIVE 100, SynFlow 100, "
+                                                         "others 1); ignored by imp (rounds follow from the sparsity) and dense"))
     score_batches: int = field(default=1, **_help("mini-batches scored per pruning iteration"))
     epochs: int = field(default=10, **_help("training epochs after pruning, T"))
     batch_size: int = field(default=64, **_help("examples per training and scoring batch"))
@@ -89,12 +90,7 @@ class RunConfig:
         if self.warmup_epochs is not None and self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         if self.method in ("dense", "imp"):
-            derived = 0 if dense else imp_rounds(1 - self.sparsity)
-            if self.iterations not in (None, derived):
-                raise ValueError(f"method={self.method!r} takes no iterations (got {self.iterations}): "
-                                 + ("the dense network is not pruned" if dense else
-                                    f"IMP's rounds follow from the sparsity (20% per round: {derived} rounds here)")
-                                 + "; leave iterations unset")
+            pass  # their rounds follow from the method (see resolved()): a grid's iterations do not apply
         elif self.iterations is not None and self.iterations < 1:
             raise ValueError(f"iterations must be >= 1 (1 = one-shot pruning), got {self.iterations}")
         if not _is_int(self.epochs) or self.epochs < 0:

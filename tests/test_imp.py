@@ -90,9 +90,10 @@ def test_grid_reuses_one_trajectory_and_matches_single_runs(monkeypatch):
     assert grid[1].config["iterations"] == 4 and grid[0].config["iterations"] == 2
 
 
-def test_imp_rejects_iterations():
-    with pytest.raises(ValueError, match="IMP's rounds follow from the sparsity"):
-        RunConfig(method="imp", sparsity=0.9, iterations=5)
+def test_imp_rounds_follow_from_sparsity_whatever_iterations_says():
+    config = RunConfig(method="imp", sparsity=0.9, iterations=5)
+    assert config.resolved().iterations == 11
+    assert config.key() == RunConfig(method="imp", sparsity=0.9).key()
 
 
 def test_dense_method_is_not_pruned():

@@ -1,0 +1,178 @@
+"""The course's named sweeps, sized by a preset, with their results as committed CSV.
+
+Each experiment is one or more ``(base RunConfig, grid)`` pairs. :func:`results` returns
+its table: read from ``results/<preset>/<name>.csv`` when that file exists (produced by
+``python -m drive_lab experiment NAME --preset PRESET``), else computed through the
+resumable sweep store and then written there. Next to each CSV, a JSON file records the
+command that produced it, the library and package versions, and the hardware.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import RunConfig
+from .presets import Preset, get_preset
+
+PRUNING_BASELINES = ("random", "magnitude", "snip", "grasp", "synflow")
+
+# DRIVE's term-weight variants for the ablation notebook: name -> RunConfig changes.
+TERM_VARIANTS: dict[str, dict] = {
+    "full": {},
+    "without convergence": {"convergence": 0.0},
+    "without connection": {"connection": 0.0},
+    "without magnitude": {"magnitude": 0.0},
+    "product reading": {"combine": "product"},
+}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named sweep: ``plan(preset)`` returns its ``[(base_config, grid), ...]``."""
+
+    name: str
+    description: str
+    plan: Callable[[Preset], list[tuple[RunConfig, dict]]]
+
+    def configs(self, preset: Preset) -> list[RunConfig]:
+        from .sweep import expand_grid
+
+        return [config for base, grid in self.plan(preset) for config in expand_grid(base, grid)]
+
+
+def _per_method(p: Preset, methods, grid: dict, **changes) -> list[tuple[RunConfig, dict]]:
+    """One (base, grid) per method, so each method gets its own defaults (one-shot or iterative)."""
+    return [(p.config(method=method, **changes), dict(grid)) for method in methods]
+
+
+def _overview(p: Preset):
+    one_seed = {"seed": list(p.seeds[:1])}
+    return (_per_method(p, ["dense"], one_seed)
+            + _per_method(p, ["drive"], {"sparsity": [p.sparsities[1], p.sparsities[-1]], **one_seed}))
+
+
+def _baselines(p: Preset):
+    grid = {"sparsity": sorted(set(p.sparsities) | set(p.extreme_sparsities)), "seed": list(p.seeds[:1])}
+    return (_per_method(p, ["drive", *PRUNING_BASELINES], grid)
+            # one-shot vs iterative: the same scores applied in N steps, or in 1
+            + _per_method(p, ["snip", "magnitude"], grid, iterations=p.iterations)
+            + _per_method(p, ["synflow", "drive"], grid, iterations=1))
+
+
+def _ablation_terms(p: Preset):
+    grid = {"sparsity": list(p.sparsities), "seed": list(p.seeds)}
+    return [(p.config(method="drive", **changes), dict(grid)) for changes in TERM_VARIANTS.values()]
+
+
+def _ablation_warmup(p: Preset):
+    grid = {"warmup_epochs": list(p.warmup_grid), "sparsity": [p.sparsities[1], p.sparsities[-1]],
+            "seed": list(p.seeds)}
+    # SNIP with the same warm-up: does warm-up alone explain DRIVE's results?
+    return _per_method(p, ["drive", "snip"], grid)
+
+
+def _full_runs(p: Preset):
+    grid = {"sparsity": list(p.full_sparsities), "seed": list(p.seeds)}
+    return [pair for model in p.models
+            for pair in _per_method(p, ["dense", "drive", "imp", "snip", "grasp", "synflow", "random"], grid, model=model)]
+
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
+    Experiment("overview", "dense network vs DRIVE at two sparsities", _overview),
+    Experiment("baselines", "DRIVE and every one-shot baseline over the sparsity grid and at extreme sparsity; "
+               "one-shot vs iterative", _baselines),
+    Experiment("ablation_terms", "DRIVE without each of its terms, and the product reading, over seeds", _ablation_terms),
+    Experiment("ablation_warmup", "warm-up epochs E from 0 upward, for DRIVE and for SNIP", _ablation_warmup),
+    Experiment("full_runs", "DRIVE vs IMP, SNIP, GraSP, SynFlow, Random and the dense network, "
+               "every model of the preset, up to at least 99% sparsity", _full_runs),
+]}
+
+
+def get_experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid choices: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def command(name: str, preset: str | Preset | None = None) -> str:
+    """The one command that regenerates an experiment's table."""
+    preset = preset if isinstance(preset, Preset) else get_preset(preset)
+    return f"python -m drive_lab experiment {name} --preset {preset.name} --recompute"
+
+
+def table_path(name: str, preset: Preset, tables_dir: str | os.PathLike = "results") -> Path:
+    return Path(tables_dir) / preset.name / f"{name}.csv"
+
+
+def results(name: str, preset: str | Preset | None = None, recompute: bool = False,
+            tables_dir: str | os.PathLike | None = None, results_dir: str | os.PathLike | None = None):
+    """The experiment's table (pandas DataFrame, one row per run; see ``load_results``).
+
+    Reads the committed ``<tables_dir>/<preset>/<name>.csv`` when present and
+    ``recompute`` is False; otherwise runs the sweep (finished runs come from the store in
+    ``results_dir``) and writes the CSV and its JSON provenance. ``frame.attrs["source"]``
+    says which happened. ``tables_dir`` defaults to the ``results/`` folder of the
+    repository when drive_lab runs from a checkout, else ``results/`` here.
+    """
+    import pandas
+
+    from .sweep import sweep
+
+    experiment = get_experiment(name)
+    preset = preset if isinstance(preset, Preset) else get_preset(preset)
+    tables = Path(tables_dir) if tables_dir is not None else default_tables_dir()
+    path = table_path(name, preset, tables)
+    if path.exists() and not recompute:
+        frame = pandas.read_csv(path, keep_default_na=False, na_values=[""])
+        frame["collapsed_layers"] = frame["collapsed_layers"].fillna("")
+        meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+        frame.attrs["source"] = (f"{path} (committed; produced by `{meta.get('command', command(name, preset))}` "
+                                 f"on {meta.get('hardware', 'unrecorded hardware')}, {meta.get('created', '')})")
+        return frame
+    frames = [sweep(base, grid, results_dir=results_dir) for base, grid in experiment.plan(preset)]
+    frame = pandas.concat(frames, ignore_index=True).drop_duplicates("key").reset_index(drop=True)
+    if preset.name != "smoke":  # smoke tables are throw-away CI output
+        write_table(frame, name, preset, path)
+        frame.attrs["source"] = f"computed now and written to {path}"
+    else:
+        frame.attrs["source"] = "computed now (smoke preset: not written)"
+    return frame
+
+
+def write_table(frame, name: str, preset: Preset, path: Path) -> None:
+    """CSV (without the per-layer dicts) plus a JSON sidecar with command, versions and hardware."""
+    from .runtime import environment, resolve_device
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.drop(columns=["layer_density"], errors="ignore").to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    devices = sorted(set(frame["device"].astype(str))) if "device" in frame else []
+    env = environment(resolve_device("auto"))
+    meta = {
+        "experiment": name,
+        "description": get_experiment(name).description,
+        "preset": preset.to_dict(),
+        "command": command(name, preset),
+        "invoked_as": " ".join(shlex.quote(a) for a in sys.argv),
+        "runs": int(len(frame)),
+        "devices": devices,
+        "hardware": f"{env['processor']}, {env['cpu_count']} CPU cores" + (f", {env['gpu']}" if "gpu" in env else ""),
+        "environment": env,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def default_tables_dir() -> Path:
+    """``results/`` of the source checkout when importable from one, else ``./results``."""
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").exists() and (checkout / "results").is_dir():
+        return checkout / "results"
+    return Path("results")

@@ -1,0 +1,121 @@
+"""Presets: the sizes of every course experiment, chosen by one switch.
+
+``DRIVE_LAB_PRESET`` = ``smoke`` (CI: each notebook in about a minute on 2 CPU cores),
+``cpu`` (Fashion-MNIST, real results in minutes on a laptop CPU) or ``gpu`` (the paper's
+setting: CIFAR-10 with VGG-16 and ResNet-18, the literature recipe of method.md).
+Without the variable: ``gpu`` when CUDA is present, else ``cpu``. The notebooks read the
+preset in their first cell; the sizes live here, not in the notebooks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+import torch
+
+from .config import RunConfig
+
+PRESET_ENV_VAR = "DRIVE_LAB_PRESET"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes for one hardware budget.
+
+    run: RunConfig defaults shared by every experiment of the preset (data, model,
+    epochs, optimiser). models: architectures for the full pruning runs. sparsities:
+    the grid for comparisons and ablations; full_sparsities: the grid of the full runs
+    (up to at least 99%); extreme_sparsities: where layer collapse shows. seeds: repeats.
+    warmup_grid: warm-up epochs E for the warm-up ablation.
+    """
+
+    name: str
+    description: str
+    run: RunConfig
+    models: tuple[str, ...]
+    sparsities: tuple[float, ...]
+    full_sparsities: tuple[float, ...]
+    extreme_sparsities: tuple[float, ...]
+    seeds: tuple[int, ...]
+    warmup_grid: tuple[int, ...]
+    iterations: int = 100
+    warmup_epochs: int = 3
+
+    def config(self, **changes) -> RunConfig:
+        """The preset's RunConfig for ``changes["method"]`` (default DRIVE), with ``changes`` applied.
+
+        The iterative methods get the preset's N (``iterations``: DRIVE, SynFlow) and DRIVE
+        its E (``warmup_epochs``); the other methods keep their own defaults (one-shot, no
+        warm-up) unless ``changes`` sets them.
+        """
+        method = changes.get("method", self.run.method)
+        defaults = {}
+        if method in ("drive", "synflow"):
+            defaults["iterations"] = self.iterations
+        if method == "drive":
+            defaults["warmup_epochs"] = self.warmup_epochs
+        return self.run.replace(**{**defaults, **changes})
+
+    def to_dict(self) -> dict:
+        values = dataclasses.asdict(self)
+        values["run"] = self.run.to_dict()
+        return values
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset(
+        name="smoke",
+        description="CI smoke test: bundled digits, tiny budgets (each notebook in about a minute on 2 CPU cores)",
+        run=RunConfig(dataset="digits", model="conv", epochs=2, batch_size=64, lr=0.05, device="auto"),
+        models=("conv",),
+        sparsities=(0.5, 0.9),
+        full_sparsities=(0.5, 0.9, 0.99),
+        extreme_sparsities=(0.99, 0.999),
+        seeds=(0,),
+        warmup_grid=(0, 1, 2),
+        iterations=10,
+        warmup_epochs=1,
+    ),
+    "cpu": Preset(
+        name="cpu",
+        description="laptop CPU: Fashion-MNIST (10,000 training images), LeNet-300-100, minutes per sweep",
+        run=RunConfig(dataset="fashion_mnist", model="mlp", subset=10000, epochs=8, batch_size=128, lr=0.05,
+                      device="auto"),
+        models=("mlp",),
+        sparsities=(0.8, 0.9, 0.95, 0.98, 0.99),
+        full_sparsities=(0.8, 0.9, 0.95, 0.98, 0.99, 0.995),
+        extreme_sparsities=(0.99, 0.998, 0.999),
+        seeds=(0, 1, 2),
+        warmup_grid=(0, 1, 2, 4, 8),
+        iterations=100,
+        warmup_epochs=2,
+    ),
+    "gpu": Preset(
+        name="gpu",
+        description="the paper's setting: CIFAR-10, VGG-16 and ResNet-18, 160 epochs (SGD 0.1, ×0.1 at 80/120)",
+        run=RunConfig(dataset="cifar10", model="vgg16", epochs=160, batch_size=128, lr=0.1, lr_schedule="step", weight_decay=5e-4, download=True, device="auto"),
+        models=("vgg16", "resnet18"),
+        sparsities=(0.9, 0.95, 0.98, 0.99),
+        full_sparsities=(0.9, 0.95, 0.98, 0.99, 0.995, 0.998),
+        extreme_sparsities=(0.99, 0.998, 0.999),
+        seeds=(0, 1, 2),
+        warmup_grid=(0, 1, 3, 5, 10),
+        iterations=100,
+        warmup_epochs=3,
+    ),
+}
+
+
+def default_preset_name() -> str:
+    """``$DRIVE_LAB_PRESET``, else ``gpu`` when CUDA is present, else ``cpu``."""
+    return os.environ.get(PRESET_ENV_VAR) or ("gpu" if torch.cuda.is_available() else "cpu")
+
+
+def get_preset(name: str | None = None) -> Preset:
+    """The preset called ``name`` (default: :func:`default_preset_name`)."""
+    name = (name or default_preset_name()).strip().lower()
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r} (from {PRESET_ENV_VAR} or the argument); "
+                         f"valid choices: {', '.join(PRESETS)}")
+    return PRESETS[name]
