@@ -8,5 +8,4 @@ import tempfile
 
 os.environ.setdefault("DRIVE_LAB_PRESET", "smoke")
 os.environ.setdefault("DRIVE_LAB_PROGRESS", "0")
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("DRIVE_LAB_RESULTS", tempfile.mkdtemp(prefix="drive_lab_test_results_"))

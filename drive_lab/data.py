@@ -388,24 +388,7 @@ def load(
         test_subset = _check_positive_int(test_subset, "test_subset")
     target = resolve_device(device)
 
-    if name == "digits":
-        raw = _read_digits()
-    elif name == "fashion_mnist":
-        raw = _read_fashion_mnist(root, download)
-    elif name in ("cifar10", "cifar100"):
-        raw = _read_cifar(name, root, download)
-    else:  # tiny_imagenet
-        raw = _read_tiny_imagenet(root)
-
-    for split, labels in (("training", raw.y_train), ("test", raw.y_test)):
-        if labels.size and (labels.min() < 0 or labels.max() >= raw.num_classes):
-            raise ValueError(
-                f"{name} {split} labels must lie in 0..{raw.num_classes - 1}; "
-                f"found {int(labels.min())}..{int(labels.max())}"
-            )
-
-    # Statistics of the full training set, before any subset is taken.
-    mean, std = _channel_mean_std(raw.x_train, raw.max_value)
+    raw, mean, std = _read_raw(name, root, download)
 
     train_index = _subset_index(raw.y_train, subset, "subset", "training")
     test_index = _subset_index(raw.y_test, test_subset, "test_subset", "test")
@@ -421,6 +404,42 @@ def load(
         mean=mean,
         std=std,
     )
+
+
+# Decoded data sets of this process, so a sweep of many runs reads and decodes each file
+# once. Keyed by everything that decides which files are read; at most two are kept.
+_RAW_CACHE: dict[tuple, tuple] = {}
+_RAW_CACHE_SIZE = 2
+
+
+def _read_raw(name: str, root, download: bool):
+    """(raw split, channel means, channel stds) of data set ``name``, cached per process."""
+    key = (name, None if root is None else str(Path(root).resolve()), os.environ.get(DATA_ENV_VAR),
+           str(DEBIAN_FASHION_MNIST_DIR), str(DEFAULT_ROOT), os.getcwd())
+    if key in _RAW_CACHE:
+        return _RAW_CACHE[key]
+    if name == "digits":
+        raw = _read_digits()
+    elif name == "fashion_mnist":
+        raw = _read_fashion_mnist(root, download)
+    elif name in ("cifar10", "cifar100"):
+        raw = _read_cifar(name, root, download)
+    else:  # tiny_imagenet
+        raw = _read_tiny_imagenet(root)
+
+    for split, labels in (("training", raw.y_train), ("test", raw.y_test)):
+        if labels.size and (labels.min() < 0 or labels.max() >= raw.num_classes):
+            raise ValueError(
+                f"{name} {split} labels must lie in 0..{raw.num_classes - 1}; "
+                f"found {int(labels.min())}..{int(labels.max())}"
+            )
+    # Statistics of the full training set, before any subset is taken.
+    mean, std = _channel_mean_std(raw.x_train, raw.max_value)
+    if name != "tiny_imagenet":  # a folder that changes between loads is re-read (it has its own disk cache)
+        while len(_RAW_CACHE) >= _RAW_CACHE_SIZE:
+            _RAW_CACHE.pop(next(iter(_RAW_CACHE)))
+        _RAW_CACHE[key] = (raw, mean, std)
+    return raw, mean, std
 
 
 def _channel_mean_std(pixels: np.ndarray, max_value: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
