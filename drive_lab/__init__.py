@@ -14,11 +14,12 @@ __version__ = "0.1.0"
 
 from .config import RunConfig
 from .masks import Masks
-from .pipeline import run
+from .pipeline import run, warmed_up
 from .progress import set_progress
 from .results import RunResult
 from .store import ResultStore
 from .sweep import expand_grid, load_results, sweep
+from . import analysis, exercises, experiments, plots, presets  # noqa: E402  (the course's toolbox)
 
 __all__ = ["RunConfig", "RunResult", "Masks", "ResultStore", "expand_grid", "load_results", "run", "set_progress",
-           "sweep", "__version__"]
+           "sweep", "warmed_up", "analysis", "exercises", "experiments", "plots", "presets", "__version__"]

@@ -131,6 +131,8 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     if path.exists() and not recompute:
         frame = pandas.read_csv(path, keep_default_na=False, na_values=[""])
         frame["collapsed_layers"] = frame["collapsed_layers"].fillna("")
+        if "layer_density" in frame:  # stored as JSON text in the CSV
+            frame["layer_density"] = frame["layer_density"].map(json.loads)
         meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
         frame.attrs["source"] = (f"{path} (committed; produced by `{meta.get('command', command(name, preset))}` "
                                  f"on {meta.get('hardware', 'unrecorded hardware')}, {meta.get('created', '')})")
@@ -151,7 +153,10 @@ def write_table(frame, name: str, preset: Preset, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.drop(columns=["layer_density"], errors="ignore").to_csv(tmp, index=False)
+    table = frame.copy()
+    if "layer_density" in table:
+        table["layer_density"] = table["layer_density"].map(lambda d: json.dumps(d, separators=(",", ":")))
+    table.to_csv(tmp, index=False)
     os.replace(tmp, path)
     devices = sorted(set(frame["device"].astype(str))) if "device" in frame else []
     env = environment(resolve_device("auto"))

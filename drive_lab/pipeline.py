@@ -89,6 +89,22 @@ def run(config: RunConfig | None = None, **overrides) -> RunResult:
                   warmup_history.to_dict(), pruning_history)
 
 
+def warmed_up(config: RunConfig | None = None, **overrides):
+    """A network after DRIVE's dense warm-up, ready to be scored (for teaching and analysis).
+
+    Returns ``(model, data, batches)``: the model after ``config.warmup_epochs`` epochs
+    (0: at initialisation; same seed, same initial weights), its data, and
+    ``config.score_batches`` training batches for scoring.
+    """
+    config = config or RunConfig()
+    if overrides:
+        config = config.replace(**overrides)
+    config, device, model, data = prepare(config)
+    warm_up(model, data, config, torch.Generator().manual_seed(config.seed))
+    stream = data.stream(config.batch_size, torch.Generator().manual_seed(config.seed + SCORING_STREAM))
+    return model, data, list(itertools.islice(stream, config.score_batches))
+
+
 def warm_up(model, data, config: RunConfig, generator: torch.Generator):
     """E dense epochs at a constant learning rate (decay belongs to the final training).
 
