@@ -720,3 +720,43 @@ def term_correlation(corr_frame: pd.DataFrame, ax: Axes | None = None, value_lab
         default += f" ({attrs['n']:,} weights)"
     ax.set_title(title or default, fontsize=10)
     return fig
+
+
+def metric_vs(frame: pd.DataFrame, x: str, value: str = "final_test_accuracy", hue: str = "method",
+              style: str | None = "sparsity", ax: Axes | None = None, title: str | None = None) -> Figure:
+    """A result column against any config column (e.g. accuracy vs warm-up epochs E).
+
+    Args:
+        frame: result frame (one row per run).
+        x: the config column on the x axis (numeric, e.g. ``"warmup_epochs"``).
+        value: the column on the y axis (accuracies are shown in %, seconds in s).
+        hue: colour by this column (``"method"`` or ``"label"``).
+        style: one line style per value of this column (e.g. ``"sparsity"``), or None.
+
+    Returns:
+        The figure: mean over seeds with ±1 std error bars, one line per (hue, style).
+    """
+    frame = analysis._with_columns(frame, [hue, x, value] + ([style] if style else []))
+    keys = [hue] + ([style] if style else [])
+    table = analysis.summarise(frame, by=tuple(keys + [x]), value=value)
+    scale = 100.0 if _is_accuracy(value) else 1.0
+    fig, ax = _new_axes(ax)
+    line_styles = ["-", "--", ":", "-."]
+    styles = sorted(table[style].unique()) if style else [None]
+    for name in _order(table[hue]):
+        for s, style_value in enumerate(styles):
+            rows = table[(table[hue] == name) & ((table[style] == style_value) if style else True)].sort_values(x)
+            if rows.empty:
+                continue
+            shown = _shown_name(hue, name)
+            suffix = "" if style is None else (f", {_percent(style_value)} sparsity" if style == "sparsity"
+                                               else f", {style}={style_value}")
+            ax.errorbar(rows[x], rows["mean"] * scale, yerr=rows["std"].fillna(0.0) * scale, color=color(shown),
+                        marker=marker(shown), linestyle=line_styles[s % len(line_styles)], capsize=3,
+                        label=shown + suffix)
+    ax.set_xlabel(x.replace("_", " ") + (" (epochs)" if "epochs" in x else ""))
+    ax.set_ylabel(_value_label(value))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or f"{_value_label(value)} vs {x.replace('_', ' ')} ({_seeds_text(table['n'])})")
+    return fig

@@ -351,3 +351,20 @@ def test_run_results_are_accepted_directly():
     ax = labelled(plots.training_curves(runs))
     assert [line.get_label() for line in ax.get_lines()] == ["DRIVE (full), 90%", "without convergence, 90%", "SNIP, 90%"]
     assert line_color(ax, "SNIP, 90%") == plots.METHOD_COLORS["snip"]
+
+
+def test_metric_vs_plots_means_over_seeds():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from drive_lab import plots
+
+    frame = pd.DataFrame({"method": ["drive"] * 4, "warmup_epochs": [0, 0, 2, 2], "sparsity": [0.9] * 4,
+                          "seed": [0, 1, 0, 1], "final_test_accuracy": [0.5, 0.7, 0.8, 0.9]})
+    fig = plots.metric_vs(frame, x="warmup_epochs")
+    ax = fig.axes[0]
+    line = ax.get_lines()[0]
+    assert list(line.get_xdata()) == [0, 2]
+    assert list(line.get_ydata()) == pytest.approx([60.0, 85.0])
+    assert "warmup epochs" in ax.get_xlabel() and "%" in ax.get_ylabel()
+    plt.close(fig)
