@@ -10,12 +10,11 @@ from pathlib import Path
 
 from .config import RunConfig
 
-DEFAULT_RESULTS_DIR = "results"
-
-
 def results_dir(path: str | None = None) -> Path:
-    """``path``, else ``$DRIVE_LAB_RESULTS``, else ``results/``."""
-    return Path(path or os.environ.get("DRIVE_LAB_RESULTS") or DEFAULT_RESULTS_DIR)
+    """``path``, else ``$DRIVE_LAB_RESULTS``, else the checkout's (or the current folder's) ``results/``."""
+    from .store import default_results_dir
+
+    return Path(path) if path else default_results_dir()
 
 
 def _choices(name: str):

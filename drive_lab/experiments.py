@@ -54,7 +54,7 @@ def _per_method(p: Preset, methods, grid: dict, **changes) -> list[tuple[RunConf
 def _overview(p: Preset):
     one_seed = {"seed": list(p.seeds[:1])}
     return (_per_method(p, ["dense"], one_seed)
-            + _per_method(p, ["drive"], {"sparsity": [p.sparsities[1], p.sparsities[-1]], **one_seed}))
+            + _per_method(p, ["drive"], {"sparsity": [p.sparsities[0], p.sparsities[-1]], **one_seed}))
 
 
 def _baselines(p: Preset):
@@ -176,8 +176,9 @@ def write_table(frame, name: str, preset: Preset, path: Path) -> None:
 
 
 def default_tables_dir() -> Path:
-    """``results/`` of the source checkout when importable from one, else ``./results``."""
+    """``results/`` of the source checkout when importable from one, else ``./results``
+    (committed tables live in the repository, whatever ``$DRIVE_LAB_RESULTS`` says)."""
     checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "pyproject.toml").exists() and (checkout / "results").is_dir():
+    if (checkout / "pyproject.toml").exists() and (checkout / "drive_lab").is_dir():
         return checkout / "results"
     return Path("results")

@@ -28,6 +28,18 @@ from .config import RunConfig
 from .results import RunResult
 
 DEFAULT_RESULTS_DIR = "results"
+
+
+def default_results_dir() -> Path:
+    """``$DRIVE_LAB_RESULTS``; else the ``results/`` folder of the source checkout when
+    drive_lab is imported from one (so notebooks, run from ``notebooks/``, share the
+    repository's store); else ``./results``."""
+    if os.environ.get("DRIVE_LAB_RESULTS"):
+        return Path(os.environ["DRIVE_LAB_RESULTS"])
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").exists() and (checkout / "drive_lab").is_dir():
+        return checkout / DEFAULT_RESULTS_DIR
+    return Path(DEFAULT_RESULTS_DIR)
 _KEY_NAME = re.compile(r"^[0-9a-f]{16}\.json$")
 _TEMP_NAME = re.compile(r"^\..+\.tmp-\d+$")
 STALE_TEMP_SECONDS = 3600.0  # a record is written in well under a second; older temp files are orphans
@@ -46,7 +58,7 @@ class ResultStore:
     """
 
     def __init__(self, results_dir: str | os.PathLike | None = None) -> None:
-        self.root = Path(results_dir or os.environ.get("DRIVE_LAB_RESULTS") or DEFAULT_RESULTS_DIR)
+        self.root = Path(results_dir) if results_dir else default_results_dir()
 
     @property
     def runs_dir(self) -> Path:
