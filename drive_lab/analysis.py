@@ -426,3 +426,369 @@ def term_change(before: Terms, after: Terms, masks: Mapping[str, torch.Tensor] |
     mean_before = table["mean_before"].where(table["mean_before"] != 0)
     table["ratio"] = table["mean_after"] / mean_before
     return table[["layer", "term", "mean_before", "mean_after", "ratio", "share_before", "share_after"]]
+
+
+# ----------------------------------------------------------------------------- what pruning buys
+def layer_costs(model: torch.nn.Module, example: torch.Tensor) -> pd.DataFrame:
+    """Size and compute of every prunable layer: weights and multiply-accumulates per example.
+
+    Args:
+        model: the network (its prunable layers are the ``nn.Conv2d`` and ``nn.Linear``
+            of method.md).
+        example: an input batch ``(B, C, H, W)`` on the model's device; only its first
+            example is run (in eval mode, without gradients; the model's mode is restored
+            and no buffer changes).
+
+    Returns:
+        One row per prunable weight, in model order, with columns ``layer`` (parameter
+        name), ``type`` (``Conv2d``/``Linear``), ``shape``, ``weights`` (count),
+        ``weight_share`` (fraction of all prunable weights), ``macs`` (multiply-accumulates
+        of the layer for ONE example = output elements × fan-in = ``weights`` × output
+        positions, i.e. H_out·W_out for a convolution, 1 for a linear layer) and
+        ``mac_share`` (fraction of the prunable layers' MACs). Biases, BatchNorm,
+        activations and pooling are not counted.
+    """
+    from .masks import PRUNABLE_TYPES
+
+    modules = {f"{name}.weight" if name else "weight": module for name, module in model.named_modules()
+               if isinstance(module, PRUNABLE_TYPES) and module.weight is not None}
+    outputs: dict[str, int] = {}
+    hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out[0].numel()))
+             for name, module in modules.items()]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(example[:1])
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    rows = []
+    for name, module in modules.items():
+        weight = module.weight
+        fan_in = weight[0].numel()  # weights feeding one output element
+        rows.append({"layer": name, "type": type(module).__name__, "shape": tuple(weight.shape),
+                     "weights": int(weight.numel()), "macs": int(outputs.get(name, 0) * fan_in)})
+    table = pd.DataFrame(rows, columns=["layer", "type", "shape", "weights", "macs"])
+    table.insert(4, "weight_share", table["weights"] / table["weights"].sum())
+    table["mac_share"] = table["macs"] / table["macs"].sum()
+    return table
+
+
+def pruning_savings(costs: pd.DataFrame, frame_or_results: pd.DataFrame | Iterable) -> pd.DataFrame:
+    """Weights and multiply-accumulates that each pruned run keeps, against the dense network.
+
+    Unstructured pruning removes single weights; a layer keeping a fraction d of its
+    weights keeps the same fraction d of its multiply-accumulates (every weight of a layer
+    is used equally often). These are the counts a sparse kernel would have to compute;
+    dense GPU kernels still do all of them.
+
+    Args:
+        costs: :func:`layer_costs` of the model the runs pruned.
+        frame_or_results: result frame (with ``layer_density``) or ``RunResult`` objects.
+
+    Returns:
+        One row per run with ``label``, ``sparsity``, ``seed`` (where present), ``weights``
+        (kept, count), ``weight_fraction`` (of the dense prunable weights), ``macs`` (kept
+        per example) and ``mac_fraction`` (of the dense MACs); a dense run has fractions 1.
+    """
+    densities = layer_density_table(frame_or_results)
+    per_layer = costs.set_index("layer")
+    missing = [layer for layer in densities.columns if layer not in per_layer.index]
+    if missing:
+        raise KeyError(f"the runs have layers {missing} that `costs` does not: were they pruned from another model?")
+    layers = list(densities.columns)
+    weights = per_layer.loc[layers, "weights"].to_numpy(float)
+    macs = per_layer.loc[layers, "macs"].to_numpy(float)
+    values = densities.to_numpy(float)
+    table = densities.index.to_frame(index=False)
+    table["weights"] = (values @ weights).round().astype(int)
+    table["weight_fraction"] = table["weights"] / float(costs["weights"].sum())
+    table["macs"] = (values @ macs).round().astype(int)
+    table["mac_fraction"] = table["macs"] / float(costs["macs"].sum())
+    return table
+
+
+def versus_dense(frame: pd.DataFrame, by: Sequence[str] | str = ("method", "sparsity"),
+                 value: str = "final_test_accuracy") -> pd.DataFrame:
+    """:func:`summarise` of the pruned runs, each group compared with the dense network.
+
+    Args:
+        frame: result frame with dense runs (``method == "dense"``) and pruned runs.
+        by: grouping of the pruned runs (``"label"`` is added when asked for).
+        value: the column compared (accuracies stay fractions).
+
+    Returns:
+        The pruned groups' ``*by, mean, std, n, min, max`` plus ``dense_mean`` and
+        ``dense_n`` (mean and count of ``value`` over every dense run of the frame) and
+        ``change = mean - dense_mean`` (in ``value``'s units; negative = worse than dense
+        for an accuracy). NaN when the frame has no dense run.
+    """
+    frame = _with_columns(frame, [by] if isinstance(by, str) else by)
+    is_dense = frame["method"] == "dense"
+    table = summarise(frame[~is_dense], by=by, value=value)
+    dense = pd.to_numeric(frame.loc[is_dense, value], errors="coerce").dropna()
+    table["dense_mean"] = float(dense.mean()) if len(dense) else float("nan")
+    table["dense_n"] = int(len(dense))
+    table["change"] = table["mean"] - table["dense_mean"]
+    return table
+
+
+def stored_results(frame: pd.DataFrame, results_dir: str | Any | None = None) -> list:
+    """The full ``RunResult`` records (with training and pruning histories) of a frame's runs.
+
+    A result table (e.g. from :func:`drive_lab.experiments.results`) holds one row per run
+    but not its per-epoch histories; those live in the result store, one JSON record per
+    run key. Nothing is computed here: runs without a record are skipped.
+
+    Args:
+        frame: result frame with a ``key`` column.
+        results_dir: the store's folder. Default: look in ``$DRIVE_LAB_RESULTS``, then the
+            ``results/`` folder of the source checkout, then ``./results``; the first
+            record found for a key is used.
+
+    Returns:
+        The records found, in the frame's row order (possibly fewer than its rows).
+    """
+    import os
+    from pathlib import Path
+
+    from .experiments import default_tables_dir
+    from .results import RunResult
+    from .store import ResultStore
+
+    if results_dir is not None:
+        roots = [Path(results_dir)]
+    else:
+        roots = [Path(p) for p in (os.environ.get("DRIVE_LAB_RESULTS"), default_tables_dir(), "results") if p]
+    stores = [ResultStore(root) for root in dict.fromkeys(roots)]
+    found = []
+    for key in frame["key"]:
+        for store in stores:
+            path = store.path(str(key))
+            if not path.is_file():
+                continue
+            try:
+                result = RunResult.load(path)
+            except (OSError, ValueError, TypeError):  # unreadable record: treat as missing
+                continue
+            if result.key == key:
+                found.append(result)
+                break
+    return found
+
+
+def term_product(terms: Terms, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+    """Weight-by-weight product of DRIVE's terms, e.g. M·C·V = |θ|·|θg|·|g| = (θg)².
+
+    Args:
+        terms: ``{term: {layer: Tensor}}`` from ``drive_terms``.
+        names: the terms to multiply (default: all of them).
+
+    Returns:
+        ``{layer: Tensor}`` in float64 (a product of three float32 terms underflows in
+        float32), each with its weight's shape; usable wherever a score is, e.g. in
+        :func:`rank_correlation` next to SNIP's scores.
+    """
+    names = list(names) if names is not None else list(terms)
+    product = {}
+    for layer in _layer_names(terms):
+        value = terms[names[0]][layer].detach().to(torch.float64)
+        for name in names[1:]:
+            value = value * terms[name][layer].detach().to(torch.float64)
+        product[layer] = value
+    return product
+
+
+def paired_difference(frame: pd.DataFrame, a: str, b: str, by: Sequence[str] | str = ("sparsity",),
+                      value: str = "final_test_accuracy", column: str = "label",
+                      pair_on: Sequence[str] | str = ("seed",)) -> pd.DataFrame:
+    """Difference ``a − b`` of ``value`` between two variants, paired run by run (same seed).
+
+    An ablation compares variants trained from the same seed (same initial weights, same
+    batches), so the seed-to-seed noise they share cancels in the paired difference. This
+    is the table behind a sentence such as "the full score beats the score without
+    convergence sensitivity by x ± y points at 95% sparsity, in 3 of 3 seeds".
+
+    Args:
+        frame: result frame, one row per run.
+        a, b: the two values of ``column`` to compare (e.g. ``"DRIVE (full)"`` and
+            ``"without convergence"``); ``KeyError`` naming the available ones if absent.
+        by: grouping column(s) (default: one row per sparsity); ``()`` for one row overall.
+        value: the column compared, in its own units (accuracies stay fractions).
+        column: the column naming the variants (``"label"`` is added with
+            :func:`add_labels` when absent; ``"method"`` works too).
+        pair_on: the column(s) that, with ``by``, pair one run of ``a`` with one run of
+            ``b`` (e.g. ``by=(), pair_on=("sparsity", "seed")`` for one row over everything).
+
+    Returns:
+        One row per group, sorted by ``by``, with columns ``*by, n, mean_a, mean_b,
+        difference, std, sem, ci_low, ci_high, a_wins, b_wins, ties``: ``n`` pairs (runs
+        without a partner, or with a NaN value, are left out); ``difference`` = mean over
+        pairs of a − b; ``std`` = sample standard deviation (ddof = 1) of the differences,
+        NaN when n < 2; ``sem = std / √n``; ``ci_low``/``ci_high`` = the 95% Student-t
+        confidence interval of the mean difference, ``difference ± t(0.975, n − 1) · sem``
+        (NaN when n < 2; it contains 0 when the data cannot tell the variants apart);
+        ``a_wins``/``b_wins``/``ties`` count pairs with a > b, a < b, a = b. ``attrs`` records ``a``, ``b`` and ``value``. ``ValueError`` when one
+        variant has two runs with the same ``by`` and ``pair_on`` values.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    pair_on = [pair_on] if isinstance(pair_on, str) else list(pair_on)
+    frame = _with_columns(frame, [*by, *pair_on, column, value])
+    keys = [*by, *[name for name in pair_on if name not in by]]
+    available = list(dict.fromkeys(frame[column]))
+    sides = []
+    for name in (a, b):
+        if name not in available:
+            raise KeyError(f"no run has {column} == {name!r}; available: {', '.join(map(str, available))}")
+        rows = frame[frame[column] == name]
+        if rows.duplicated(keys).any():
+            raise ValueError(f"{column} == {name!r} has several runs with the same {', '.join(keys)}: "
+                             "cannot pair them (select one run each, e.g. one model and dataset)")
+        sides.append(rows[keys].assign(_value=pd.to_numeric(rows[value], errors="coerce").to_numpy()))
+    pairs = sides[0].merge(sides[1], on=keys, suffixes=("_a", "_b")).dropna(subset=["_value_a", "_value_b"])
+    pairs["_difference"] = pairs["_value_a"] - pairs["_value_b"]
+    group_keys = by if by else pd.Series(0, index=pairs.index)
+    grouped = pairs.groupby(group_keys, sort=True)
+    table = pd.DataFrame({
+        "n": grouped["_difference"].size(),
+        "mean_a": grouped["_value_a"].mean(),
+        "mean_b": grouped["_value_b"].mean(),
+        "difference": grouped["_difference"].mean(),
+        "std": grouped["_difference"].std(ddof=1),
+        "a_wins": grouped["_difference"].apply(lambda d: int((d > 0).sum())),
+        "b_wins": grouped["_difference"].apply(lambda d: int((d < 0).sum())),
+        "ties": grouped["_difference"].apply(lambda d: int((d == 0).sum())),
+    })
+    table["sem"] = table["std"] / table["n"].pow(0.5)
+    from scipy import stats  # installed with scikit-learn
+
+    half_width = table["sem"] * stats.t.ppf(0.975, (table["n"] - 1).clip(lower=1))
+    table["ci_low"], table["ci_high"] = table["difference"] - half_width, table["difference"] + half_width
+    table = table.reset_index() if by else table.reset_index(drop=True)
+    columns = [*by, "n", "mean_a", "mean_b", "difference", "std", "sem", "ci_low", "ci_high", "a_wins", "b_wins", "ties"]
+    table = table.reindex(columns=columns)
+    table["n"] = table["n"].fillna(0).astype(int)
+    table.attrs.update(a=a, b=b, value=value)
+    return table
+
+
+# ----------------------------------------------------------------------------- cost against benefit
+def tradeoff(frame: pd.DataFrame, x: str = "warmup_epochs", by: Sequence[str] | str = ("method", "sparsity"),
+             value: str = "final_test_accuracy", cost: str = "seconds_pruning") -> pd.DataFrame:
+    """Accuracy gained per extra second of pruning as a setting ``x`` (e.g. warm-up epochs E) grows.
+
+    Within each group of ``by`` (e.g. one method at one sparsity), every value of ``x`` is
+    compared with the group's smallest ``x`` (the reference, e.g. E = 0: pruning at
+    initialisation): how many accuracy points it gains and how many seconds of pruning
+    it costs on top.
+
+    Args:
+        frame: result frame, one row per run (typically several seeds per setting).
+        x: the setting that buys accuracy with time (a numeric column).
+        by: columns that define one curve (``"label"`` is added when asked for).
+        value: the accuracy column (a fraction in [0, 1]).
+        cost: the time column in seconds (``seconds_pruning``: warm-up + scoring, the
+            pruning time of method.md's cost accounting).
+
+    Returns:
+        One row per ``(*by, x)``, sorted, with columns ``*by, x, mean, std, n`` (of
+        ``value`` over the runs, as :func:`summarise`), ``seconds`` (mean ``cost``, s),
+        ``seconds_warmup`` and ``seconds_scoring`` (means, s; NaN when the frame lacks
+        them), ``gain_points = 100 · (mean − reference mean)`` (percentage points of
+        accuracy), ``extra_seconds = seconds − reference seconds`` (s) and
+        ``points_per_second = gain_points / extra_seconds`` (NaN for the reference row and
+        whenever ``extra_seconds <= 0``).
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    frame = _with_columns(frame, [*by, x, value, cost])
+    table = summarise(frame, by=[*by, x], value=value)[[*by, x, "mean", "std", "n"]]
+    keys = [frame[name] for name in [*by, x]]
+    for column, name in ((cost, "seconds"), ("seconds_warmup", "seconds_warmup"),
+                         ("seconds_scoring", "seconds_scoring")):
+        if column in frame.columns:
+            means = pd.to_numeric(frame[column], errors="coerce").groupby(keys, dropna=False, sort=True).mean()
+            table = table.merge(means.rename(name).reset_index(), on=[*by, x], how="left")
+        else:
+            table[name] = float("nan")
+    table = table.sort_values([*by, x], kind="stable").reset_index(drop=True)
+    groups = [table[name] for name in by] if by else [pd.Series(0, index=table.index)]
+    reference = table.groupby(groups, dropna=False, sort=False)[["mean", "seconds"]].transform(lambda s: s.iloc[0])
+    table["gain_points"] = 100.0 * (table["mean"] - reference["mean"])
+    table["extra_seconds"] = table["seconds"] - reference["seconds"]
+    positive = table["extra_seconds"].where(table["extra_seconds"] > 0)
+    table["points_per_second"] = table["gain_points"] / positive
+    return table
+
+
+def ranking(frame: pd.DataFrame, by: Sequence[str] | str = ("model", "sparsity"), hue: str = "method",
+            value: str = "final_test_accuracy", focus: str = "drive") -> pd.DataFrame:
+    """Which method is best in each setting, and where ``focus`` (DRIVE) ranks.
+
+    Dense runs are left out (they do not prune). Methods are ranked by their mean
+    ``value`` over seeds; ties share the better rank.
+
+    Args:
+        frame: result frame, one row per run.
+        by: columns that define one setting (``"model"``/``"dataset"`` are skipped when absent).
+        hue: the column naming a method (``"method"`` or ``"label"``).
+        value: the column compared (accuracies stay fractions; higher is better).
+        focus: the ``hue`` value to follow (default ``"drive"``).
+
+    Returns:
+        One row per setting with columns ``*by, methods`` (how many were compared),
+        ``best`` (the ``hue`` value with the highest mean), ``best_mean, best_std, best_n``,
+        ``focus_mean, focus_std, focus_n, focus_rank`` (1 = best; NaN when ``focus`` did
+        not run there), ``runner_up, runner_up_mean, runner_up_std, runner_up_n`` (the best
+        method other than ``focus``) and ``gap_points = 100 · (focus_mean − runner_up_mean)``
+        (percentage points; positive: ``focus`` beats every other method).
+    """
+    by = [name for name in ([by] if isinstance(by, str) else list(by)) if name in frame.columns or name == "label"]
+    frame = _with_columns(frame, [*by, hue, "method", value])
+    table = summarise(frame[frame["method"] != "dense"], by=[*by, hue], value=value)
+    rows = []
+    for key, group in (table.groupby(by, sort=True, dropna=False) if by else [((), table)]):
+        key = key if isinstance(key, tuple) else (key,)
+        group = group.dropna(subset=["mean"]).sort_values("mean", ascending=False, kind="stable")
+        if group.empty:
+            continue
+        best = group.iloc[0]
+        mine = group[group[hue] == focus]
+        others = group[group[hue] != focus]
+        row = dict(zip(by, key))
+        row.update(methods=len(group), best=best[hue], best_mean=best["mean"], best_std=best["std"],
+                   best_n=int(best["n"]))
+        if len(mine):
+            focus_mean = float(mine["mean"].iloc[0])
+            row.update(focus_mean=focus_mean, focus_std=float(mine["std"].iloc[0]), focus_n=int(mine["n"].iloc[0]),
+                       focus_rank=int((group["mean"] > focus_mean).sum()) + 1)
+        else:
+            row.update(focus_mean=float("nan"), focus_std=float("nan"), focus_n=0, focus_rank=float("nan"))
+        if len(others):
+            second = others.iloc[0]
+            row.update(runner_up=second[hue], runner_up_mean=float(second["mean"]),
+                       runner_up_std=float(second["std"]), runner_up_n=int(second["n"]))
+        else:
+            row.update(runner_up=None, runner_up_mean=float("nan"), runner_up_std=float("nan"), runner_up_n=0)
+        row["gap_points"] = 100.0 * (row["focus_mean"] - row["runner_up_mean"])
+        rows.append(row)
+    columns = [*by, "methods", "best", "best_mean", "best_std", "best_n", "focus_mean", "focus_std", "focus_n",
+               "focus_rank", "runner_up", "runner_up_mean", "runner_up_std", "runner_up_n", "gap_points"]
+    result = pd.DataFrame(rows, columns=columns)
+    result.attrs.update(focus=focus, value=value)
+    return result
+
+
+def format_mean(mean: float, std: float = float("nan"), n: int = 1, percent: bool = True, digits: int = 2) -> str:
+    """``"98.33 ± 0.12% (n = 3)"``: a mean with its spread over ``n`` runs, for sentences built from tables.
+
+    Args:
+        mean, std: the values, in the column's units (accuracy fractions when ``percent``).
+        n: the number of runs; the ``± std`` part is left out when ``n < 2`` or ``std`` is NaN.
+        percent: show fractions as % (× 100) rather than as plain numbers.
+        digits: decimals shown.
+    """
+    scale, unit = (100.0, "%") if percent else (1.0, "")
+    spread = f" ± {scale * std:.{digits}f}" if n >= 2 and not math.isnan(float(std)) else ""
+    return f"{scale * mean:.{digits}f}{spread}{unit} (n = {int(n)})"

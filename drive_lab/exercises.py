@@ -36,8 +36,9 @@ def _verdict(correct: bool, message: str, attempted: bool = True) -> Verdict:
     return verdict
 
 
-def _not_attempted(what: str) -> Verdict:
-    return _verdict(False, f"{what}: not attempted yet (replace `raise NotImplementedError` with your answer)", False)
+def _not_attempted(what: str, value_answer: bool = False) -> Verdict:
+    how = "fill in your answer" if value_answer else "replace `raise NotImplementedError` with your code"
+    return _verdict(False, f"{what}: not attempted yet ({how})", False)
 
 
 def exercise_network(seed: int = 0) -> tuple[nn.Module, list[tuple[torch.Tensor, torch.Tensor]], Masks]:
@@ -111,7 +112,7 @@ def check_kept_count(answer: int, prunable_weights: int, sparsity: float) -> Ver
     """How many weights survive pruning ``prunable_weights`` to ``sparsity`` (exact top-k)?"""
     want = round((1 - sparsity) * prunable_weights)
     if answer is None or answer is NotImplemented:
-        return _not_attempted("kept count")
+        return _not_attempted("kept count", value_answer=True)
     return _verdict(int(answer) == want, f"kept count: {'correct' if int(answer) == want else f'expected {want}, got {answer}'}"
                                          f" (round((1 - {sparsity}) × {prunable_weights}))")
 
@@ -121,7 +122,7 @@ def check_first_collapse(answer: str | None, pruning_history: list[dict]) -> Ver
     from .analysis import first_collapse
 
     if answer is NotImplemented:
-        return _not_attempted("first collapsed layer")
+        return _not_attempted("first collapsed layer", value_answer=True)
     found = first_collapse(pruning_history)
     want = None if found is None else found[1]
     if answer == want:
@@ -136,7 +137,7 @@ def check_speedup(answer: float, frame, method: str = "drive", sparsity: float |
     from .analysis import speedup_vs_imp
 
     if answer is None or answer is NotImplemented:
-        return _not_attempted("speed-up")
+        return _not_attempted("speed-up", value_answer=True)
     table = speedup_vs_imp(frame)
     rows = table[table["method"] == method]
     if sparsity is not None:
@@ -152,7 +153,145 @@ def check_speedup(answer: float, frame, method: str = "drive", sparsity: float |
 def check_product_ranks_like_snip(answer: bool) -> Verdict:
     """True or False: ranking by M·C·V = |θ|·|θg|·|g| gives the same order as SNIP's |θg|."""
     if answer is NotImplemented or answer is None:
-        return _not_attempted("product reading")
+        return _not_attempted("product reading", value_answer=True)
     ok = answer is True
     return _verdict(ok, "product reading: " + ("correct: M·C·V = (θg)², a monotone function of |θg|"
                                                if ok else "not quite: write out M·C·V in terms of θ and g"))
+
+
+def check_largest_gap(answer: float | None, frame, a_label: str, b_label: str,
+                      value: str = "final_test_accuracy") -> Verdict:
+    """At which sparsity do variants ``a_label`` and ``b_label`` differ most in ``value``?
+
+    The gap at a sparsity is |mean over seeds of (a − b)|, runs paired by seed
+    (:func:`drive_lab.analysis.paired_difference`; labels from ``analysis.add_labels``).
+    ``answer`` is a sparsity as a fraction (0.95) or in percent (95); ties accept either.
+    """
+    from .analysis import paired_difference
+
+    if answer is None or answer is NotImplemented:
+        return _not_attempted("largest gap")
+    table = paired_difference(frame, a_label, b_label, by="sparsity", value=value).dropna(subset=["difference"])
+    if table.empty:
+        return _verdict(False, f"largest gap: no sparsity has runs of both {a_label!r} and {b_label!r}")
+    gaps = table["difference"].abs()
+    largest = gaps.max()
+    best = [float(s) for s in table.loc[(gaps - largest).abs() <= 1e-12, "sparsity"]]
+    got = float(answer) / 100 if float(answer) > 1 else float(answer)
+    scale = 100.0 if "accuracy" in value else 1.0
+    unit = " points" if scale == 100.0 else ""
+    gap_text = ", ".join(f"{100 * s:.4g}%: {scale * g:.2f}{unit}" for s, g in zip(table["sparsity"], gaps))
+    ok = any(math.isclose(got, s, abs_tol=1e-9) for s in best)
+    if ok:
+        return _verdict(True, f"largest gap: correct ({gap_text})")
+    return _verdict(False, f"largest gap: expected {' or '.join(f'{100 * s:.4g}%' for s in best)}, "
+                           f"got {100 * got:.4g}% (|mean of {a_label} − {b_label}| per sparsity: {gap_text})")
+
+
+def _one_setting(frame, what: str, method: str, sparsity: float | None, model: str | None = None):
+    """Rows of ``method`` at ``sparsity`` (default: its highest) and ``model``; ``None`` and a message when ambiguous."""
+    rows = frame[frame["method"] == method]
+    if model is not None and "model" in rows:
+        rows = rows[rows["model"] == model]
+    if len(rows) and "model" in rows and rows["model"].nunique() > 1:
+        return None, f"{what}: the frame holds several models; pass model=... (one of {sorted(rows['model'].unique())})"
+    if len(rows) and sparsity is None:
+        sparsity = float(rows["sparsity"].max())
+    rows = rows[(rows["sparsity"] - (sparsity if sparsity is not None else float("nan"))).abs() < 1e-9]
+    if rows.empty:
+        return None, f"{what}: no {method} runs at sparsity {sparsity} in this frame"
+    return rows, sparsity
+
+
+def check_best_warmup(answer, frame, method: str = "drive", sparsity: float | None = None,
+                      criterion: str = "points_per_second") -> Verdict:
+    """Which warm-up epochs E is best for ``method`` at ``sparsity`` (default: the highest) in ``frame``?
+
+    ``criterion="mean"``: the highest mean accuracy over seeds; ``"points_per_second"``:
+    the largest accuracy gain per extra second of pruning against the smallest E
+    (:func:`drive_lab.analysis.tradeoff`). Every E tied at the best value is accepted.
+    """
+    from .analysis import tradeoff
+
+    what = "best warm-up" + (" per second" if criterion == "points_per_second" else "")
+    if criterion not in ("mean", "points_per_second"):
+        raise ValueError(f"criterion is 'mean' or 'points_per_second', not {criterion!r}")
+    if answer is None or answer is NotImplemented:
+        return _not_attempted(what)
+    rows, sparsity = _one_setting(frame, what, method, sparsity)
+    if rows is None:
+        return _verdict(False, sparsity)
+    table = tradeoff(rows, by="method").dropna(subset=[criterion])
+    if table.empty:
+        return _verdict(False, f"{what}: no E > 0 costs more pruning time than the smallest E, so nothing to compare")
+    best = float(table[criterion].max())
+    winners = [int(e) for e in table.loc[(table[criterion] - best).abs() <= 1e-9 * max(1.0, abs(best)), "warmup_epochs"]]
+    unit = "accuracy points per extra second" if criterion == "points_per_second" else "mean accuracy"
+    shown = f"{best:.3g} {unit}" if criterion == "points_per_second" else f"{100 * best:.2f}% {unit}"
+    ok = int(answer) in winners
+    return _verdict(ok, f"{what}: {'correct' if ok else f'expected E = {winners}, got E = {answer}'} "
+                        f"({method} at sparsity {sparsity:g}: {shown})")
+
+
+def _warmup_example_frame():
+    """A small fixed result frame for :func:`check_gain_per_second` (two methods, two sparsities, two seeds)."""
+    import pandas as pd
+
+    rows = []
+    for m, method in enumerate(("drive", "snip")):
+        for s, sparsity in enumerate((0.9, 0.99)):
+            for warmup in (0, 1, 3):
+                for seed in (0, 1):
+                    rows.append({"method": method, "sparsity": sparsity, "warmup_epochs": warmup, "seed": seed,
+                                 "final_test_accuracy": 0.6 + 0.05 * warmup / (1 + s) - 0.1 * m + 0.01 * seed,
+                                 "seconds_pruning": 2.0 - 1.5 * m + 4.0 * warmup + 0.5 * seed})
+    return pd.DataFrame(rows)
+
+
+def check_gain_per_second(answer: Callable) -> Verdict:
+    """``answer(frame, method, sparsity, warmup_epochs) -> accuracy points gained per extra second of pruning``.
+
+    Against the smallest warm-up of that method and sparsity, with means over seeds:
+    100 · (mean accuracy at E − at E_min) / (mean seconds_pruning at E − at E_min).
+    Checked on a small fixed frame.
+    """
+    from .analysis import tradeoff
+
+    frame = _warmup_example_frame()
+    want = tradeoff(frame)
+    cases = [(row.method, row.sparsity, row.warmup_epochs, row.points_per_second)
+             for row in want.dropna(subset=["points_per_second"]).itertuples()]
+    for method, sparsity, warmup, expected in cases:
+        try:
+            got = answer(frame.copy(), method, sparsity, warmup)
+        except NotImplementedError:
+            return _not_attempted("gain per second")
+        if got is None or not math.isclose(float(got), expected, rel_tol=1e-6):
+            return _verdict(False, f"gain per second: for {method} at sparsity {sparsity}, E = {warmup} expected "
+                                   f"{expected:.4f} points/s, got {got} (hint: average over seeds first, then "
+                                   "compare with the smallest E of the same method and sparsity)")
+    return _verdict(True, f"gain per second: correct on all {len(cases)} settings of the example frame")
+
+
+def check_epoch_ratio(answer: float, frame, sparsity: float | None = None, model: str | None = None,
+                      method: str = "drive", rel_tol: float = 0.01) -> Verdict:
+    """IMP's pruning epochs (rounds × T) divided by ``method``'s warm-up epochs E at one sparsity.
+
+    The speed-up over IMP one would expect if only training epochs cost time (method.md's
+    cost accounting without the scoring iterations). IMP's rounds are its ``iterations``
+    column, T its ``epochs``; E is ``method``'s ``warmup_epochs``. Default sparsity: the
+    highest of ``method`` in ``frame``.
+    """
+    if answer is None or answer is NotImplemented:
+        return _not_attempted("epoch ratio")
+    rows, sparsity = _one_setting(frame, "epoch ratio", method, sparsity, model)
+    if rows is None:
+        return _verdict(False, sparsity)
+    imp, _ = _one_setting(frame, "epoch ratio", "imp", sparsity, model)
+    if imp is None:
+        return _verdict(False, f"epoch ratio: no IMP run at sparsity {sparsity} in this frame")
+    rounds, epochs, warmup = int(imp["iterations"].iloc[0]), int(imp["epochs"].iloc[0]), int(rows["warmup_epochs"].iloc[0])
+    want = rounds * epochs / warmup if warmup else math.inf
+    ok = math.isclose(float(answer), want, rel_tol=rel_tol) or (math.isinf(want) and math.isinf(float(answer)))
+    return _verdict(ok, f"epoch ratio: {'correct' if ok else f'expected {want:.1f}×, got {float(answer):.1f}×'} "
+                        f"(IMP {rounds} rounds × T = {epochs} epochs / E = {warmup} warm-up epochs, sparsity {sparsity:g})")

@@ -71,3 +71,72 @@ def test_speedup_checker():
                           "sparsity": [0.9, 0.9], "seconds_pruning": [100.0, 4.0]})
     assert exercises.check_speedup(25.0, frame, "drive", 0.9)
     assert not exercises.check_speedup(4.0, frame, "drive", 0.9)
+
+
+def test_largest_gap_checker(capsys):
+    import pandas as pd
+    rows = []
+    for seed in (0, 1):  # gaps: 90% -> 0.02, 99% -> |-0.10| (the largest, and negative)
+        for sparsity, full, without in [(0.9, 0.80 + seed / 100, 0.78 + seed / 100), (0.99, 0.50, 0.60)]:
+            rows.append({"method": "drive", "sparsity": sparsity, "seed": seed, "final_test_accuracy": full})
+            rows.append({"method": "drive", "sparsity": sparsity, "seed": seed, "convergence": 0.0,
+                         "final_test_accuracy": without})
+    frame = pd.DataFrame(rows)
+    assert exercises.check_largest_gap(0.99, frame, "DRIVE (full)", "without convergence")
+    assert exercises.check_largest_gap(99, frame, "DRIVE (full)", "without convergence")  # in percent
+    assert not exercises.check_largest_gap(0.9, frame, "DRIVE (full)", "without convergence")
+    verdict = exercises.check_largest_gap(None, frame, "DRIVE (full)", "without convergence")
+    assert not verdict and not verdict.attempted
+    assert "not attempted" in capsys.readouterr().out
+
+
+def test_best_warmup_checker_accepts_ties_and_both_criteria():
+    import pandas as pd
+    rows = [{"method": "drive", "sparsity": s, "warmup_epochs": e, "seed": 0, "final_test_accuracy": acc,
+             "seconds_pruning": sec}
+            for s, values in {0.9: [(0, 0.5, 1.0), (1, 0.7, 3.0), (2, 0.8, 5.0)],
+                              0.99: [(0, 0.2, 1.0), (1, 0.4, 3.0), (2, 0.6, 5.0), (4, 0.7, 9.0)]}.items()
+            for e, acc, sec in values]
+    frame = pd.DataFrame(rows)
+    # at 0.99 (the default, highest): E=1 and E=2 both gain 10 points per extra second; E=4 highest accuracy
+    assert exercises.check_best_warmup(1, frame) and exercises.check_best_warmup(2, frame)
+    assert not exercises.check_best_warmup(4, frame)
+    assert exercises.check_best_warmup(4, frame, criterion="mean")
+    assert exercises.check_best_warmup(1, frame, sparsity=0.9)  # 10 points/s vs 7.5
+    assert not exercises.check_best_warmup(2, frame, sparsity=0.9)
+    assert not exercises.check_best_warmup(None, frame).attempted
+
+
+def test_gain_per_second_checker():
+    def reference(frame, method, sparsity, warmup):
+        rows = frame[(frame["method"] == method) & (frame["sparsity"] == sparsity)]
+        means = rows.groupby("warmup_epochs")[["final_test_accuracy", "seconds_pruning"]].mean()
+        first = means.iloc[0]
+        return 100 * (means.loc[warmup, "final_test_accuracy"] - first["final_test_accuracy"]) / (
+            means.loc[warmup, "seconds_pruning"] - first["seconds_pruning"])
+
+    def per_seed_zero(frame, method, sparsity, warmup):  # uses one seed instead of the mean
+        return reference(frame[frame["seed"] == 0], method, sparsity, warmup) * 1.01
+
+    def stub(frame, method, sparsity, warmup):
+        raise NotImplementedError
+    assert exercises.check_gain_per_second(reference)
+    assert not exercises.check_gain_per_second(per_seed_zero)
+    assert not exercises.check_gain_per_second(stub).attempted
+
+
+def test_epoch_ratio_checker():
+    import pandas as pd
+    frame = pd.DataFrame([
+        {"method": "imp", "model": "mlp", "sparsity": 0.9, "iterations": 11, "epochs": 8, "warmup_epochs": 0},
+        {"method": "imp", "model": "mlp", "sparsity": 0.99, "iterations": 21, "epochs": 8, "warmup_epochs": 0},
+        {"method": "drive", "model": "mlp", "sparsity": 0.9, "iterations": 100, "epochs": 8, "warmup_epochs": 2},
+        {"method": "drive", "model": "mlp", "sparsity": 0.99, "iterations": 100, "epochs": 8, "warmup_epochs": 2},
+    ])
+    assert exercises.check_epoch_ratio(84.0, frame)  # highest sparsity: 21 × 8 / 2
+    assert exercises.check_epoch_ratio(44.0, frame, sparsity=0.9)
+    assert not exercises.check_epoch_ratio(44.0, frame)
+    two_models = pd.concat([frame, frame.assign(model="conv")])
+    assert not exercises.check_epoch_ratio(84.0, two_models)  # ambiguous: asks for model=
+    assert exercises.check_epoch_ratio(84.0, two_models, model="conv")
+    assert not exercises.check_epoch_ratio(None, frame).attempted

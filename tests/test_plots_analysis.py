@@ -368,3 +368,171 @@ def test_metric_vs_plots_means_over_seeds():
     assert list(line.get_ydata()) == pytest.approx([60.0, 85.0])
     assert "warmup epochs" in ax.get_xlabel() and "%" in ax.get_ylabel()
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- what pruning buys, M·C·V
+def test_layer_costs_counts_weights_and_macs_by_hand():
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, bias=False), nn.BatchNorm2d(2), nn.Flatten(),
+                          nn.Linear(2 * 5 * 5, 3))
+    running_mean = model[1].running_mean.clone()
+    costs = analysis.layer_costs(model, torch.randn(4, 1, 5, 5))
+    assert list(costs["layer"]) == ["0.weight", "3.weight"]
+    assert list(costs["type"]) == ["Conv2d", "Linear"]
+    assert list(costs["weights"]) == [2 * 9, 50 * 3]
+    # conv: 2 output maps of 5×5 positions, 9 multiply-accumulates each; linear: one per weight
+    assert list(costs["macs"]) == [2 * 25 * 9, 150]
+    assert costs["weight_share"].tolist() == pytest.approx([18 / 168, 150 / 168])
+    assert costs["mac_share"].tolist() == pytest.approx([450 / 600, 150 / 600])
+    assert model.training and torch.equal(model[1].running_mean, running_mean)  # mode and buffers restored
+
+
+def test_pruning_savings_scales_each_layer_by_its_density():
+    costs = pd.DataFrame({"layer": ["conv1.weight", "fc.weight"], "weights": [100, 1000], "macs": [6400, 1000]})
+    frame = pd.DataFrame([run_row("dense", 0.0, 0, 0.9, layers={"conv1.weight": 1.0, "fc.weight": 1.0}),
+                          run_row("drive", 0.9, 0, 0.8, layers={"conv1.weight": 0.5, "fc.weight": 0.05})])
+    table = analysis.pruning_savings(costs, frame)
+    assert list(table["label"]) == ["Dense", "DRIVE (full)"]
+    assert list(table["weights"]) == [1100, 50 + 50]
+    assert list(table["macs"]) == [7400, 3200 + 50]
+    assert table["mac_fraction"].tolist() == pytest.approx([1.0, 3250 / 7400])
+    assert table["weight_fraction"].tolist() == pytest.approx([1.0, 100 / 1100])
+    with pytest.raises(KeyError, match="conv1.weight"):
+        analysis.pruning_savings(costs[costs["layer"] == "fc.weight"], frame)
+
+
+def test_versus_dense_compares_every_group_with_the_dense_mean(frame):
+    table = analysis.versus_dense(frame)
+    assert "dense" not in set(table["method"])
+    assert np.allclose(table["dense_mean"], 0.95) and (table["dense_n"] == 2).all()
+    snip = table[(table["method"] == "snip") & (table["sparsity"] == 0.9)].iloc[0]
+    assert snip["mean"] == pytest.approx(0.85 - 0.09 + 0.01)
+    assert snip["change"] == pytest.approx(snip["mean"] - 0.95)
+    no_dense = analysis.versus_dense(frame[frame["method"] != "dense"])
+    assert no_dense["change"].isna().all() and (no_dense["dense_n"] == 0).all()
+
+
+def test_stored_results_reads_the_records_of_a_frame_and_skips_missing_ones(tmp_path):
+    from drive_lab import RunConfig, ResultStore
+    from drive_lab.results import RunResult
+
+    config = RunConfig(method="snip", sparsity=0.5)
+    record = RunResult(key=config.key(), config=config.to_dict(), final_test_accuracy=0.8, best_test_accuracy=0.8,
+                       final_test_loss=0.5, density=0.5, kept_weights=5, prunable_weights=10,
+                       layer_density={"fc.weight": 0.5}, collapsed_layers=[], seconds={"pruning": 1.0},
+                       environment={"device": "cpu"}, training_history=[{"epoch": 1, "test_accuracy": 0.8}])
+    record.save(ResultStore(tmp_path).path(config))
+    found = analysis.stored_results(pd.DataFrame({"key": ["0123456789abcdef", config.key()]}), results_dir=tmp_path)
+    assert [r.key for r in found] == [config.key()]
+    assert found[0].training_history == [{"epoch": 1, "test_accuracy": 0.8}]
+    assert analysis.stored_results(pd.DataFrame({"key": ["0123456789abcdef"]}), results_dir=tmp_path) == []
+
+
+def test_term_product_is_theta_g_squared_and_ranks_exactly_like_snip():
+    from drive_lab import exercises, scores
+
+    terms = {"magnitude": {"w": torch.tensor([2.0, 1.0])}, "connection": {"w": torch.tensor([6.0, 0.5])},
+             "convergence": {"w": torch.tensor([3.0, 0.5])}}
+    product = analysis.term_product(terms)
+    assert product["w"].dtype == torch.float64 and product["w"].tolist() == [36.0, 0.25]
+    assert analysis.term_product(terms, ["magnitude", "convergence"])["w"].tolist() == [6.0, 0.5]
+    model, batches, _ = exercises.exercise_network()
+    terms = scores.drive_terms(model, batches)
+    theta_g_squared = {name: (terms["connection"][name].double()) ** 2 for name in terms["connection"]}
+    for name, value in analysis.term_product(terms).items():
+        assert torch.allclose(value, theta_g_squared[name], rtol=1e-5, atol=0)
+    table = analysis.rank_correlation({"M·C·V": analysis.term_product(terms), "SNIP": scores.snip(model, batches),
+                                       "DRIVE": scores.drive(model, batches)})
+    assert table.loc["M·C·V", "SNIP"] == pytest.approx(1.0, abs=1e-12)
+    assert table.loc["M·C·V", "DRIVE"] < 0.999  # the normalised sum is a different ranking
+
+
+def test_paired_difference_pairs_runs_by_seed_against_hand_values():
+    rows = []
+    for seed, (full, without) in enumerate([(0.80, 0.70), (0.75, 0.77), (0.90, 0.81)]):
+        rows.append({"method": "drive", "sparsity": 0.9, "seed": seed, "convergence": 1.0, "final_test_accuracy": full})
+        rows.append({"method": "drive", "sparsity": 0.9, "seed": seed, "convergence": 0.0,
+                     "final_test_accuracy": without})
+    rows.append({"method": "drive", "sparsity": 0.99, "seed": 0, "convergence": 1.0, "final_test_accuracy": 0.5})
+    rows.append({"method": "drive", "sparsity": 0.99, "seed": 0, "convergence": 0.0, "final_test_accuracy": 0.5})
+    rows.append({"method": "drive", "sparsity": 0.99, "seed": 7, "convergence": 1.0, "final_test_accuracy": 0.9})  # no partner
+    frame = pd.DataFrame(rows)
+    table = analysis.paired_difference(frame, "DRIVE (full)", "without convergence")  # labels added
+    assert list(table["sparsity"]) == [0.9, 0.99]
+    first, second = table.iloc[0], table.iloc[1]
+    differences = [0.10, -0.02, 0.09]
+    assert first["n"] == 3 and first["difference"] == pytest.approx(sum(differences) / 3)
+    assert first["std"] == pytest.approx(float(np.std(differences, ddof=1)))
+    assert first["sem"] == pytest.approx(float(np.std(differences, ddof=1)) / math.sqrt(3))
+    assert (first["a_wins"], first["b_wins"], first["ties"]) == (2, 1, 0)
+    t_975_2 = 4.302652729911275  # Student t quantile, 2 degrees of freedom (tables)
+    half = t_975_2 * float(np.std(differences, ddof=1)) / math.sqrt(3)
+    assert (first["ci_low"], first["ci_high"]) == (pytest.approx(first["difference"] - half),
+                                                   pytest.approx(first["difference"] + half))
+    assert first["mean_a"] == pytest.approx(2.45 / 3) and first["mean_b"] == pytest.approx(0.76)
+    assert second["n"] == 1 and second["difference"] == 0 and math.isnan(second["std"]) and second["ties"] == 1
+    assert math.isnan(second["ci_low"]) and math.isnan(second["ci_high"])
+    overall = analysis.paired_difference(frame, "DRIVE (full)", "without convergence", by=(),
+                                         pair_on=("sparsity", "seed"))
+    assert len(overall) == 1 and overall["n"].iloc[0] == 4
+    assert overall.attrs["a"] == "DRIVE (full)" and overall.attrs["b"] == "without convergence"
+    with pytest.raises(KeyError, match="available"):
+        analysis.paired_difference(frame, "DRIVE (full)", "without magnitude")
+    with pytest.raises(ValueError, match="cannot pair"):
+        analysis.paired_difference(pd.concat([frame, frame]), "DRIVE (full)", "without convergence")
+
+
+def test_tradeoff_gain_per_extra_second_against_hand_values():
+    rows = []
+    for method, accuracies, seconds in [("drive", {0: (0.50, 0.60), 1: (0.70, 0.70), 2: (0.80, 0.76)},
+                                         {0: (1.0, 3.0), 1: (6.0, 6.0), 2: (11.0, 11.0)}),
+                                        ("snip", {0: (0.40, 0.40), 1: (0.40, 0.40)}, {0: (0.5, 0.5), 1: (0.5, 0.5)})]:
+        for warmup, values in accuracies.items():
+            for seed, accuracy in enumerate(values):
+                rows.append({"method": method, "sparsity": 0.9, "warmup_epochs": warmup, "seed": seed,
+                             "final_test_accuracy": accuracy, "seconds_pruning": seconds[warmup][seed],
+                             "seconds_warmup": seconds[warmup][seed] - 0.5})
+    table = analysis.tradeoff(pd.DataFrame(rows).sample(frac=1.0, random_state=0))  # row order must not matter
+    assert list(table["method"]) == ["drive"] * 3 + ["snip"] * 2 and list(table["warmup_epochs"]) == [0, 1, 2, 0, 1]
+    drive = table[table["method"] == "drive"].set_index("warmup_epochs")
+    assert drive.loc[0, "mean"] == pytest.approx(0.55) and drive.loc[0, "n"] == 2
+    assert drive.loc[0, "seconds"] == pytest.approx(2.0) and drive.loc[2, "seconds_warmup"] == pytest.approx(10.5)
+    assert math.isnan(drive.loc[0, "seconds_scoring"])  # not in the frame
+    assert drive.loc[1, "gain_points"] == pytest.approx(15.0) and drive.loc[1, "extra_seconds"] == pytest.approx(4.0)
+    assert drive.loc[1, "points_per_second"] == pytest.approx(15.0 / 4.0)
+    assert drive.loc[2, "gain_points"] == pytest.approx(23.0) and drive.loc[2, "points_per_second"] == pytest.approx(23.0 / 9.0)
+    assert drive.loc[0, "gain_points"] == 0 and math.isnan(drive.loc[0, "points_per_second"])
+    snip = table[table["method"] == "snip"].set_index("warmup_epochs")
+    assert snip.loc[1, "extra_seconds"] == 0 and math.isnan(snip.loc[1, "points_per_second"])  # no extra cost: undefined
+    with pytest.raises(KeyError, match="seconds_pruning"):
+        analysis.tradeoff(pd.DataFrame(rows).drop(columns="seconds_pruning"))
+
+
+def test_ranking_names_the_best_method_and_where_drive_ranks():
+    rows = []
+    for seed in (0, 1):
+        for method, accuracies in {"drive": (0.80, 0.90), "snip": (0.70, 0.70), "synflow": (0.90, 0.92),
+                                   "dense": (0.99, 0.99)}.items():
+            rows.append({"model": "mlp", "method": method, "sparsity": 0.9, "seed": seed,
+                         "final_test_accuracy": accuracies[0]})
+            rows.append({"model": "mlp", "method": method, "sparsity": 0.99, "seed": seed,
+                         "final_test_accuracy": accuracies[1] - (0.3 if method == "synflow" else 0.0)})
+    table = analysis.ranking(pd.DataFrame(rows)).set_index("sparsity")
+    assert list(table.index) == [0.9, 0.99] and (table["methods"] == 3).all()  # dense left out
+    first, second = table.loc[0.9], table.loc[0.99]
+    assert first["best"] == "synflow" and first["best_mean"] == pytest.approx(0.90) and first["best_n"] == 2
+    assert first["focus_rank"] == 2 and first["focus_mean"] == pytest.approx(0.80) and first["focus_std"] == 0
+    assert first["runner_up"] == "synflow" and first["gap_points"] == pytest.approx(-10.0)
+    assert second["best"] == "drive" and second["focus_rank"] == 1
+    assert second["runner_up"] == "snip" and second["gap_points"] == pytest.approx(20.0)
+    assert second["runner_up_mean"] == pytest.approx(0.70) and second["runner_up_n"] == 2
+    without_drive = analysis.ranking(pd.DataFrame(rows).query("method != 'drive'"))
+    assert without_drive["focus_n"].eq(0).all() and without_drive["focus_rank"].isna().all()
+
+
+def test_format_mean_drops_the_spread_of_a_single_run():
+    assert analysis.format_mean(0.98333, 0.00123, 3) == "98.33 ± 0.12% (n = 3)"
+    assert analysis.format_mean(0.5, float("nan"), 1) == "50.00% (n = 1)"
+    assert analysis.format_mean(0.5, 0.1, 1) == "50.00% (n = 1)"
+    assert analysis.format_mean(12.345, 1.0, 2, percent=False, digits=1) == "12.3 ± 1.0 (n = 2)"
