@@ -82,8 +82,26 @@ def ablation_label(row_or_frame: Mapping[str, Any] | pd.DataFrame) -> str | pd.S
         return row_or_frame.apply(ablation_label, axis=1).rename("label")  # rows are runs, not weights
     row = row_or_frame
     method = str(_field(row, "method", "drive"))
-    if method != "drive":
-        return display_name(method)
+    return _drive_label(row) + _schedule_suffix(row, method) if method == "drive" else \
+        display_name(method) + _schedule_suffix(row, method)
+
+
+def _schedule_suffix(row, method: str) -> str:
+    """" (one-shot)" / " (iterative)" when a run departs from its method's usual schedule."""
+    from .methods import METHODS
+
+    iterations = _field(row, "iterations", None)
+    if method not in METHODS or method in ("imp", "dense") or iterations is None or pd.isna(iterations):
+        return ""
+    usual = METHODS[method].iterations
+    if int(iterations) == 1 and usual > 1:
+        return " (one-shot)"
+    if int(iterations) > 1 and usual == 1:
+        return " (iterative)"
+    return ""
+
+
+def _drive_label(row) -> str:
     combine = str(_field(row, "combine", "sum"))
     weights = {name: float(_field(row, name, 1.0)) for name in _TERM_NAMES}
     if combine == "product":

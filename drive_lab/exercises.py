@@ -29,6 +29,9 @@ class Verdict:
     def __repr__(self) -> str:
         return ("✔ " if self.correct else ("… " if not self.attempted else "✘ ")) + self.message
 
+    def _ipython_display_(self) -> None:
+        """Jupyter shows nothing more: the checker has already printed the verdict."""
+
 
 def _verdict(correct: bool, message: str, attempted: bool = True) -> Verdict:
     verdict = Verdict(correct, message, attempted)
@@ -189,7 +192,10 @@ def check_largest_gap(answer: float | None, frame, a_label: str, b_label: str,
 
 
 def _one_setting(frame, what: str, method: str, sparsity: float | None, model: str | None = None):
-    """Rows of ``method`` at ``sparsity`` (default: its highest) and ``model``; ``None`` and a message when ambiguous."""
+    """Rows of ``method`` at ``sparsity`` (default: its highest) and ``model``.
+
+    Returns ``(rows, sparsity)``, or ``(None, message)`` when the setting is missing or ambiguous.
+    """
     rows = frame[frame["method"] == method]
     if model is not None and "model" in rows:
         rows = rows[rows["model"] == model]
@@ -225,7 +231,8 @@ def check_best_warmup(answer, frame, method: str = "drive", sparsity: float | No
     if table.empty:
         return _verdict(False, f"{what}: no E > 0 costs more pruning time than the smallest E, so nothing to compare")
     best = float(table[criterion].max())
-    winners = [int(e) for e in table.loc[(table[criterion] - best).abs() <= 1e-9 * max(1.0, abs(best)), "warmup_epochs"]]
+    tied = (table[criterion] - best).abs() <= 1e-9 * max(1.0, abs(best))
+    winners = [int(e) for e in table.loc[tied, "warmup_epochs"]]
     unit = "accuracy points per extra second" if criterion == "points_per_second" else "mean accuracy"
     shown = f"{best:.3g} {unit}" if criterion == "points_per_second" else f"{100 * best:.2f}% {unit}"
     ok = int(answer) in winners
@@ -290,8 +297,10 @@ def check_epoch_ratio(answer: float, frame, sparsity: float | None = None, model
     imp, _ = _one_setting(frame, "epoch ratio", "imp", sparsity, model)
     if imp is None:
         return _verdict(False, f"epoch ratio: no IMP run at sparsity {sparsity} in this frame")
-    rounds, epochs, warmup = int(imp["iterations"].iloc[0]), int(imp["epochs"].iloc[0]), int(rows["warmup_epochs"].iloc[0])
+    rounds, epochs = int(imp["iterations"].iloc[0]), int(imp["epochs"].iloc[0])
+    warmup = int(rows["warmup_epochs"].iloc[0])
     want = rounds * epochs / warmup if warmup else math.inf
     ok = math.isclose(float(answer), want, rel_tol=rel_tol) or (math.isinf(want) and math.isinf(float(answer)))
     return _verdict(ok, f"epoch ratio: {'correct' if ok else f'expected {want:.1f}×, got {float(answer):.1f}×'} "
-                        f"(IMP {rounds} rounds × T = {epochs} epochs / E = {warmup} warm-up epochs, sparsity {sparsity:g})")
+                        f"(IMP {rounds} rounds × T = {epochs} epochs / E = {warmup} warm-up epochs, "
+                        f"sparsity {sparsity:g})")

@@ -501,10 +501,12 @@ def test_tradeoff_gain_per_extra_second_against_hand_values():
     assert math.isnan(drive.loc[0, "seconds_scoring"])  # not in the frame
     assert drive.loc[1, "gain_points"] == pytest.approx(15.0) and drive.loc[1, "extra_seconds"] == pytest.approx(4.0)
     assert drive.loc[1, "points_per_second"] == pytest.approx(15.0 / 4.0)
-    assert drive.loc[2, "gain_points"] == pytest.approx(23.0) and drive.loc[2, "points_per_second"] == pytest.approx(23.0 / 9.0)
+    assert drive.loc[2, "gain_points"] == pytest.approx(23.0)
+    assert drive.loc[2, "points_per_second"] == pytest.approx(23.0 / 9.0)
     assert drive.loc[0, "gain_points"] == 0 and math.isnan(drive.loc[0, "points_per_second"])
     snip = table[table["method"] == "snip"].set_index("warmup_epochs")
-    assert snip.loc[1, "extra_seconds"] == 0 and math.isnan(snip.loc[1, "points_per_second"])  # no extra cost: undefined
+    assert snip.loc[1, "extra_seconds"] == 0
+    assert math.isnan(snip.loc[1, "points_per_second"])  # no extra cost: undefined
     with pytest.raises(KeyError, match="seconds_pruning"):
         analysis.tradeoff(pd.DataFrame(rows).drop(columns="seconds_pruning"))
 
@@ -536,3 +538,14 @@ def test_format_mean_drops_the_spread_of_a_single_run():
     assert analysis.format_mean(0.5, float("nan"), 1) == "50.00% (n = 1)"
     assert analysis.format_mean(0.5, 0.1, 1) == "50.00% (n = 1)"
     assert analysis.format_mean(12.345, 1.0, 2, percent=False, digits=1) == "12.3 ± 1.0 (n = 2)"
+
+
+def test_labels_name_departures_from_a_methods_schedule():
+    from drive_lab import analysis
+
+    rows = [{"method": "snip", "iterations": 1}, {"method": "snip", "iterations": 10},
+            {"method": "synflow", "iterations": 1}, {"method": "synflow", "iterations": 100},
+            {"method": "drive", "iterations": 1, "magnitude": 1, "connection": 1, "convergence": 1, "combine": "sum"},
+            {"method": "imp", "iterations": 11}]
+    assert [analysis.ablation_label(r) for r in rows] == [
+        "SNIP", "SNIP (iterative)", "SynFlow (one-shot)", "SynFlow", "DRIVE (full) (one-shot)", "IMP"]
