@@ -13,7 +13,8 @@ class RunResult:
 
     Accuracies are fractions in [0, 1]; densities are fractions of prunable weights kept;
     ``seconds`` holds wall-clock seconds per phase: ``warmup``, ``scoring``, ``training``,
-    ``pruning`` (= everything before the final training, method.md) and ``total``.
+    ``pruning`` (= everything before the final training, method.md) and ``total``; IMP
+    adds ``rounds`` (the training of its train-prune-rewind rounds, part of ``pruning``).
     """
 
     key: str
@@ -79,6 +80,7 @@ class RunResult:
             ("collapsed layers", ", ".join(self.collapsed_layers) or "none"),
             ("time: warm-up", f"{self.seconds['warmup']:.2f} s"),
             ("time: scoring", f"{self.seconds['scoring']:.2f} s"),
+            *([("time: IMP rounds (training)", f"{self.seconds['rounds']:.2f} s")] if "rounds" in self.seconds else []),
             ("time: pruning (warm-up + scoring)", f"{self.seconds['pruning']:.2f} s"),
             ("time: final training", f"{self.seconds['training']:.2f} s"),
             ("device", self.environment.get("gpu", self.environment.get("device", "?"))),

@@ -30,7 +30,7 @@ from .store import ResultStore, Runner
 if TYPE_CHECKING:
     import pandas
 
-SECONDS = ("warmup", "scoring", "pruning", "training", "total")
+SECONDS = ("warmup", "scoring", "rounds", "pruning", "training", "total")
 # The config field ``device`` (the device asked for) becomes this column; ``device`` is the one used.
 REQUESTED_DEVICE = "requested_device"
 CONFIG_COLUMNS = tuple(REQUESTED_DEVICE if f.name == "device" else f.name for f in dataclasses.fields(RunConfig))
