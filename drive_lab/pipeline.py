@@ -58,10 +58,13 @@ def _prime(model, data, batch_size: int) -> None:
     whichever phase of whichever run comes first and skew pruning-time comparisons.
     """
     scratch = copy.deepcopy(model).train()
+    # The first optimiser built in a process imports torch._dynamo (seconds): do it here.
+    optimiser = torch.optim.SGD(scratch.parameters(), lr=0.0, momentum=0.9, foreach=True)
     x, y = data.x_train[:batch_size], data.y_train[:batch_size]
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
         loss = torch.nn.functional.cross_entropy(scratch(x).float(), y)
     loss.backward()
+    optimiser.step()
     synchronize(x.device)
 
 

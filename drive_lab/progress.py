@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Iterable, TypeVar
 
@@ -19,6 +20,17 @@ def set_progress(enabled: bool) -> None:
     """Turn drive_lab's progress bars on or off for this process."""
     global _enabled
     _enabled = bool(enabled)
+
+
+@contextlib.contextmanager
+def progress_disabled():
+    """Within the block, no drive_lab progress bar is shown (e.g. inside a widget with its own)."""
+    global _enabled
+    previous, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = previous
 
 
 def progress_enabled() -> bool:

@@ -154,6 +154,7 @@ def test_variant_names():
     assert widgets.variant_name(config.replace(warmup_epochs=0), SMOKE) == "without convergence (E=0)"
     assert widgets.variant_name(SMOKE.config(iterations=1), SMOKE) == "DRIVE with N=1"
     assert widgets.variant_name(SMOKE.config(), SMOKE) == "DRIVE (full)"
+    assert widgets.variant_name(config.replace(iterations=1), SMOKE) == "without convergence (N=1)"
 
 
 def test_readable_error():
@@ -323,6 +324,9 @@ def test_filter_results(stored):
     assert set(widgets.filter_results(stored, warmup_epochs=[1])["label"]) == {"DRIVE (full)", "without convergence"}
     assert set(widgets.filter_results(stored, seeds=[1])["seed"]) == {1}
     assert widgets.filter_results(stored, methods=[]).empty
+    one_shot = pd.concat([stored, pd.DataFrame([row("drive", 0.9, 0, 0.6, iterations=1)])], ignore_index=True)
+    assert "DRIVE (full) (one-shot)" in set(widgets.filter_results(one_shot, term_weights=["DRIVE (full)"])["label"])
+    assert [v for _, v in widgets.browser_options(one_shot)["term_weights"]] == ["DRIVE (full)", "without convergence"]
     with pytest.raises(ValueError, match="term-weight filter"):
         widgets.filter_results(stored, term_weights=[(1, 1)])
 
@@ -400,3 +404,12 @@ def test_control_problem_is_the_explorers_message():
     assert widgets.control_problem(SMOKE) is None
     assert "all three DRIVE terms" in widgets.control_problem(SMOKE, magnitude=0, connection=0, convergence=0)
     assert "strictly between 0 and 1" in widgets.control_problem(SMOKE, sparsity=1.0)
+
+
+def test_controls_default_to_the_explorers_and_dicts_change_single_fields():
+    assert widgets.resolve_controls(SMOKE) == widgets.default_controls(SMOKE)
+    assert widgets.resolve_controls(SMOKE, {"sparsity": 0.5}) == widgets.default_controls(SMOKE).replace(sparsity=0.5)
+    full = widgets.resolve_controls(SMOKE, widgets.AblationControls())  # the dataclass itself: full DRIVE
+    assert (full.convergence, full.sparsity, full.seeds) == (1.0, max(SMOKE.sparsities), SMOKE.seeds[:1])
+    with pytest.raises(ValueError, match="unknown control"):
+        widgets.resolve_controls(SMOKE, {"temperature": 2})
