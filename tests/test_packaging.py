@@ -43,7 +43,7 @@ def test_runtime_dependencies_are_the_documented_ones():
     names = {re.split(r"[<>=!~ ]", d)[0].lower() for d in pyproject()["project"]["dependencies"]}
     assert names == {"torch", "torchvision", "matplotlib", "ipywidgets", "tqdm", "pandas", "scikit-learn", "scipy"}
     dev = {re.split(r"[<>=!~ ]", d)[0].lower() for d in pyproject()["project"]["optional-dependencies"]["dev"]}
-    assert {"pytest", "nbval", "jupyterlab"} <= dev
+    assert {"pytest", "nbval", "jupyterlab", "notebook", "playwright"} <= dev
 
 
 def test_ci_runs_the_readme_test_command():
