@@ -19,7 +19,7 @@ from .progress import set_progress
 from .results import RunResult
 from .store import ResultStore
 from .sweep import expand_grid, load_results, sweep
-from . import analysis, exercises, experiments, plots, presets  # noqa: E402  (the course's toolbox)
+from . import analysis, exercises, experiments, literature, plots, presets  # noqa: E402  (the course's toolbox)
 
 __all__ = ["RunConfig", "RunResult", "Masks", "ResultStore", "expand_grid", "load_results", "run", "set_progress",
-           "sweep", "warmed_up", "analysis", "exercises", "experiments", "plots", "presets", "__version__"]
+           "sweep", "warmed_up", "analysis", "exercises", "experiments", "literature", "plots", "presets", "__version__"]
