@@ -529,13 +529,30 @@ def _format_searched(folders: list[Path]) -> str:
 # --- digits -----------------------------------------------------------------
 
 
-def _read_digits() -> _RawSplit:
-    """scikit-learn's digits, 1797 8x8 images with values 0..16, fixed 1438/359 split."""
+def _digits_table() -> np.ndarray:
+    """The (1797, 65) table of scikit-learn's bundled digits: 64 pixels, then the label.
+
+    Read straight from the CSV file that scikit-learn ships, found without importing
+    scikit-learn (that import alone costs seconds); ``load_digits`` is the fallback.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.exists():
+            return np.loadtxt(path, delimiter=",", dtype=np.float64)
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    images = bunch.images.astype(np.uint8)[:, None]  # (1797, 1, 8, 8), values 0..16
-    labels = bunch.target.astype(np.int64)
+    return np.column_stack([bunch.data, bunch.target])
+
+
+def _read_digits() -> _RawSplit:
+    """scikit-learn's digits, 1797 8x8 images with values 0..16, fixed 1438/359 split."""
+    table = _digits_table()
+    images = table[:, :64].astype(np.uint8).reshape(-1, 1, 8, 8)  # (1797, 1, 8, 8), values 0..16
+    labels = table[:, 64].astype(np.int64)
     order = np.random.default_rng(_DIGITS_SPLIT_SEED).permutation(labels.shape[0])
     num_test = round(_DIGITS_TEST_FRACTION * labels.shape[0])
     test, train = order[:num_test], order[num_test:]

@@ -177,15 +177,15 @@ def keep_top(scores: Mapping[str, torch.Tensor], masks: Masks, density: float) -
     if set(scores) != set(masks):
         raise ValueError(f"scores and masks name different weights: {sorted(set(scores) ^ set(masks))}")
     names = list(masks)
-    nan_layers = [name for name in names if torch.isnan(scores[name]).any()]
-    if nan_layers:
-        raise ValueError(f"score function returned NaN for {nan_layers}; scores must be numbers or -inf")
     dtype = torch.promote_types(torch.float32, scores[names[0]].dtype)
     for name in names:
         dtype = torch.promote_types(dtype, scores[name].dtype)
     device = masks[names[0]].device
     flat_scores = torch.cat([scores[name].detach().to(device=device, dtype=dtype).flatten() for name in names])
     flat_masks = torch.cat([masks[name].flatten() for name in names])
+    if bool(torch.isnan(flat_scores).any()):  # one check (one GPU sync); name the layers only on failure
+        nan_layers = [name for name in names if torch.isnan(scores[name]).any()]
+        raise ValueError(f"score function returned NaN for {nan_layers}; scores must be numbers or -inf")
     flat_scores = flat_scores.masked_fill(~flat_masks, float("-inf"))
 
     n = flat_scores.numel()

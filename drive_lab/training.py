@@ -100,6 +100,30 @@ def _lr_factor(schedule: str, total_steps: int):
     return onecycle
 
 
+_CHECK_EVERY = 25  # steps between NaN checks on a GPU (each check waits for the GPU)
+
+
+def _check_finite(losses: torch.Tensor, desc: str, epoch: int, steps_per_epoch: int, lr: float, bar) -> None:
+    """Raise TrainingDiverged naming the first step whose loss is NaN or infinite."""
+    finite = torch.isfinite(losses)
+    if bool(finite.all()):
+        return
+    step = int((~finite).nonzero()[0]) + 1
+    bar.close()
+    raise TrainingDiverged(
+        f"{desc}: loss became {float(losses[step - 1])} at epoch {epoch}, step {step}/{steps_per_epoch} "
+        f"(lr {lr:.3g} at the start of the epoch); try a smaller lr"
+    )
+
+
+def _mean_example_loss(step_losses: torch.Tensor, seen: int, batch_size: int) -> float:
+    """Mean loss per example: every batch is full except possibly the last."""
+    last = seen - batch_size * (len(step_losses) - 1)
+    weights = torch.full_like(step_losses, float(batch_size))
+    weights[-1] = last
+    return float((step_losses * weights).sum()) / seen
+
+
 def _autocast(device: torch.device):
     # bf16 keeps float32's exponent range, so no loss scaling is needed.
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
@@ -180,21 +204,21 @@ def train(
         synchronize(device)
         start = time.perf_counter()
         lr = optimiser.param_groups[0]["lr"]
-        loss_sum = torch.zeros((), device=device)
+        # Per-step losses stay on the device; they are checked for NaN/inf every
+        # _CHECK_EVERY steps (every step on CPU, where the check costs no GPU sync).
+        step_losses = torch.zeros(steps_per_epoch, device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
+        check_every = 1 if device.type == "cpu" else _CHECK_EVERY
         for step, (x, y) in enumerate(data.epoch(optimisation.batch_size, generator), start=1):
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             with _autocast(device):
                 logits = model(x)
                 loss = F.cross_entropy(logits.float(), y)
-            if not torch.isfinite(loss):
-                bar.close()
-                raise TrainingDiverged(
-                    f"{desc}: loss became {float(loss)} at epoch {epoch}, step {step}/{steps_per_epoch} "
-                    f"(lr {optimiser.param_groups[0]['lr']:.3g}); try a smaller lr"
-                )
+            step_losses[step - 1] = loss.detach()
+            if step % check_every == 0 or step == steps_per_epoch:
+                _check_finite(step_losses[:step], desc, epoch, steps_per_epoch, lr, bar)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             if bound is not None:
@@ -203,7 +227,6 @@ def train(
             scheduler.step()
             if bound is not None:
                 bound.zero_pruned_weights()
-            loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
             seen += len(y)
             bar.update(1)
@@ -211,7 +234,8 @@ def train(
         test_loss, test_accuracy = evaluate(model, data) if (evaluate_every_epoch or last) else (math.nan, math.nan)
         synchronize(device)
         history.epochs.append(
-            EpochRecord(epoch, lr, float(loss_sum) / seen, int(correct) / seen, test_loss, test_accuracy,
+            EpochRecord(epoch, lr, _mean_example_loss(step_losses, seen, optimisation.batch_size), int(correct) / seen,
+                        test_loss, test_accuracy,
                         time.perf_counter() - start)
         )
         bar.set_postfix(loss=f"{history.epochs[-1].train_loss:.3f}", test_acc=f"{test_accuracy:.3f}")

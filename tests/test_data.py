@@ -510,3 +510,14 @@ def test_to_device_and_repr():
     moved = digits.to("cpu")
     assert moved.device == torch.device("cpu") and torch.equal(moved.x_train, digits.x_train)
     assert "1, 8, 8" in repr(digits) and "tensor(" not in repr(digits)
+
+
+def test_digits_file_reader_matches_scikit_learn():
+    """drive_lab reads the bundled CSV itself (fast); it must equal sklearn's own loader."""
+    from sklearn.datasets import load_digits
+
+    from drive_lab.data import _digits_table
+
+    table, bunch = _digits_table(), load_digits()
+    np.testing.assert_array_equal(table[:, :64], bunch.data)
+    np.testing.assert_array_equal(table[:, 64], bunch.target)

@@ -46,12 +46,13 @@ def drive_terms(
     weights, masks = masked_weights(model, masks)
     gradients = loss_gradients(model, batches, weights)
     magnitude, connection, convergence = {}, {}, {}
+    keep = dict(zip(masks, masks.factors(gradients[next(iter(masks))].dtype, gradients[next(iter(masks))].device)))
     for name, weight in weights.items():
         theta = weight.detach()
-        g = gradients[name] * masks[name]  # a pruned weight has no convergence to speak of
+        g = gradients[name].mul_(keep[name])  # a pruned weight has no convergence to speak of
         magnitude[name] = theta.abs()
-        connection[name] = (theta * g).abs()
         convergence[name] = g.abs()
+        connection[name] = magnitude[name] * convergence[name]  # |θ·g| = |θ|·|g|
     return {"magnitude": magnitude, "connection": connection, "convergence": convergence}
 
 

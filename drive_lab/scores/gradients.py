@@ -46,17 +46,21 @@ def loss_gradients(model: nn.Module, batches: Iterable[Batch], weights: dict[str
     """
     names = list(weights)
     params = [weights[n] for n in names]
-    total = [torch.zeros_like(p) for p in params]
+    total: list[torch.Tensor] | None = None
     n_batches = 0
     with preserved_buffers(model):
         for x, y in batches:
             loss = F.cross_entropy(model(x), y)
-            grads = torch.autograd.grad(loss, params)
-            torch._foreach_add_(total, grads)
+            grads = list(torch.autograd.grad(loss, params))
+            if total is None:
+                total = grads  # one batch (the usual case): no extra copies
+            else:
+                torch._foreach_add_(total, grads)
             n_batches += 1
-    if n_batches == 0:
+    if total is None:
         raise ValueError("scoring needs at least one batch of data; got an empty iterable")
-    torch._foreach_div_(total, float(n_batches))
+    if n_batches > 1:
+        torch._foreach_div_(total, float(n_batches))
     return dict(zip(names, total))
 
 
