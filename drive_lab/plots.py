@@ -754,7 +754,7 @@ def metric_vs(frame: pd.DataFrame, x: str, value: str = "final_test_accuracy", h
             ax.errorbar(rows[x], rows["mean"] * scale, yerr=rows["std"].fillna(0.0) * scale, color=color(shown),
                         marker=marker(shown), linestyle=line_styles[s % len(line_styles)], capsize=3,
                         label=shown + suffix)
-    ax.set_xlabel(x.replace("_", " ") + (" (epochs)" if "epochs" in x else ""))
+    ax.set_xlabel({"warmup_epochs": "warm-up epochs E"}.get(x, x.replace("_", " ")))
     ax.set_ylabel(_value_label(value))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(alpha=0.3)

@@ -366,7 +366,7 @@ def test_metric_vs_plots_means_over_seeds():
     line = ax.get_lines()[0]
     assert list(line.get_xdata()) == [0, 2]
     assert list(line.get_ydata()) == pytest.approx([60.0, 85.0])
-    assert "warmup epochs" in ax.get_xlabel() and "%" in ax.get_ylabel()
+    assert "warm-up epochs" in ax.get_xlabel() and "%" in ax.get_ylabel()
     plt.close(fig)
 
 
