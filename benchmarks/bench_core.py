@@ -74,7 +74,7 @@ from drive_lab.progress import set_progress
 from drive_lab.pruning import prune
 from drive_lab.runtime import environment, resolve_device, synchronize
 from drive_lab.scores import drive, drive_terms
-from drive_lab.training import Optimisation, evaluate, train
+from drive_lab.training import Optimisation, evaluate, make_optimiser, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_TRAINING_RATIO = 1.05
@@ -263,11 +263,7 @@ def paired_steps(args, device: torch.device, data: data_module.ImageData) -> dic
         bound = random_masks(model, 1.0 - args.sparsity, args.seed).bind(model) if masked else None
         if bound is not None:
             bound.zero_pruned_weights()
-        decay = [p for p in model.parameters() if p.ndim > 1]
-        no_decay = [p for p in model.parameters() if p.ndim <= 1]
-        optimiser = torch.optim.SGD(
-            [{"params": decay, "weight_decay": optimisation.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=optimisation.lr, momentum=optimisation.momentum, nesterov=optimisation.nesterov, foreach=True)
+        optimiser = make_optimiser(model, optimisation)  # the same optimiser train() builds
         model.train()
         return model, bound, optimiser
 

@@ -151,6 +151,17 @@ def evaluate(model: nn.Module, data: ImageData, train: bool = False, batch_size:
     return float(loss_sum) / n, int(correct) / n
 
 
+def make_optimiser(model: nn.Module, optimisation: Optimisation) -> torch.optim.SGD:
+    """SGD over ``model``'s parameters; weight decay on weights only, not on biases or
+    BatchNorm parameters (common practice)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.SGD(
+        [{"params": decay, "weight_decay": optimisation.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=optimisation.lr, momentum=optimisation.momentum, nesterov=optimisation.nesterov, foreach=True,
+    )
+
+
 def train(
     model: nn.Module,
     data: ImageData,
@@ -184,16 +195,7 @@ def train(
     if bound is not None:
         bound.zero_pruned_weights()
 
-    # Weight decay on weights only, not on biases or BatchNorm parameters (common practice).
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    optimiser = torch.optim.SGD(
-        [{"params": decay, "weight_decay": optimisation.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=optimisation.lr,
-        momentum=optimisation.momentum,
-        nesterov=optimisation.nesterov,
-        foreach=True,
-    )
+    optimiser = make_optimiser(model, optimisation)
     steps_per_epoch = math.ceil(len(data.x_train) / optimisation.batch_size)
     factor = _lr_factor(optimisation.lr_schedule, epochs * steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
