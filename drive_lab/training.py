@@ -103,12 +103,13 @@ def _lr_factor(schedule: str, total_steps: int):
 _CHECK_EVERY = 25  # steps between NaN checks on a GPU (each check waits for the GPU)
 
 
-def _check_finite(losses: torch.Tensor, desc: str, epoch: int, steps_per_epoch: int, lr: float, bar) -> None:
-    """Raise TrainingDiverged naming the first step whose loss is NaN or infinite."""
-    finite = torch.isfinite(losses)
+def _check_finite(losses: torch.Tensor, start: int, stop: int, desc: str, epoch: int, steps_per_epoch: int,
+                  lr: float, bar) -> None:
+    """Raise TrainingDiverged naming the first step in ``start+1..stop`` whose loss is NaN or infinite."""
+    finite = torch.isfinite(losses[start:stop])
     if bool(finite.all()):
         return
-    step = int((~finite).nonzero()[0]) + 1
+    step = start + int((~finite).nonzero()[0]) + 1
     bar.close()
     raise TrainingDiverged(
         f"{desc}: loss became {float(losses[step - 1])} at epoch {epoch}, step {step}/{steps_per_epoch} "
@@ -212,6 +213,7 @@ def train(
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
         check_every = 1 if device.type == "cpu" else _CHECK_EVERY
+        checked = 0  # steps already checked: each check looks only at the new ones
         for step, (x, y) in enumerate(data.epoch(optimisation.batch_size, generator), start=1):
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -220,7 +222,8 @@ def train(
                 loss = F.cross_entropy(logits.float(), y)
             step_losses[step - 1] = loss.detach()
             if step % check_every == 0 or step == steps_per_epoch:
-                _check_finite(step_losses[:step], desc, epoch, steps_per_epoch, lr, bar)
+                _check_finite(step_losses, checked, step, desc, epoch, steps_per_epoch, lr, bar)
+                checked = step
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             if bound is not None:

@@ -676,10 +676,6 @@ def _prepare_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _percent(value: float) -> str:
-    return f"{100 * value:.4g}%"
-
-
 def browser_options(frame: pd.DataFrame) -> dict[str, list[tuple[str, Any]]]:
     """The choices of each filter in ``frame``: ``{filter: [(shown label, value), ...]}``.
 
@@ -701,7 +697,7 @@ def browser_options(frame: pd.DataFrame) -> dict[str, list[tuple[str, Any]]]:
     seeds = sorted({int(s) for s in labelled["seed"] if pd.notna(s)})
     return {
         "methods": [(analysis.display_name(m), m) for m in methods],
-        "sparsities": [(_percent(s) + (" (dense)" if s == 0 else ""), s) for s in sparsities],
+        "sparsities": [(plots._percent(s) + (" (dense)" if s == 0 else ""), s) for s in sparsities],
         "warmup_epochs": [(f"E = {w}", w) for w in warmups],
         "term_weights": [(label, label) for label in drive_labels],
         "seeds": [(f"seed {s}", s) for s in seeds],

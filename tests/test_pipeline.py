@@ -37,7 +37,6 @@ def test_same_seed_same_masks_and_accuracy():
     config = RunConfig(sparsity=0.9, **FAST)
     runs = []
     for _ in range(2):
-        config_, device, model, data = pipeline.prepare(config)
         runs.append(drive_lab.run(config))
     a, b = runs
     assert a.layer_density == b.layer_density

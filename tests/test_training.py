@@ -53,8 +53,10 @@ def test_deferred_check_finds_the_first_bad_step():
             pass
 
     with pytest.raises(TrainingDiverged, match="step 3/5"):
-        _check_finite(losses, "training", 4, 5, 0.1, Bar())
-    _check_finite(losses[:2], "training", 4, 5, 0.1, Bar())  # finite: no error
+        _check_finite(losses, 0, 5, "training", 4, 5, 0.1, Bar())
+    with pytest.raises(TrainingDiverged, match="step 4/5"):  # only the new steps are looked at
+        _check_finite(losses, 3, 5, "training", 4, 5, 0.1, Bar())
+    _check_finite(losses, 0, 2, "training", 4, 5, 0.1, Bar())  # finite: no error
 
 
 def test_pruned_weights_are_zero_after_every_step(digits, monkeypatch):
