@@ -1,30 +1,38 @@
-"""Command line: ``python -m drive_lab run|sweep [flags]``; ``--help`` lists every flag."""
+"""Command line: ``python -m drive_lab run|sweep|experiment [flags]``; ``--help`` lists every flag.
+
+All argument parsing lives here; the library functions it calls (``run``, ``sweep``,
+``experiments.results``) take typed Python values.
+"""
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import typing
 from pathlib import Path
+from typing import Iterable
 
-from .config import RunConfig
+from .config import REWIND_CHOICES, RunConfig, parse_value
+from .data import DATASETS
+from .methods import METHODS
+from .models import MODELS
+from .paths import default_results_dir
+from .scores.drive import COMBINATIONS
+from .training import LR_SCHEDULES
+
+REQUESTED_DEVICE = "requested_device"  # the results-table column of the config field ``device``
+
 
 def results_dir(path: str | None = None) -> Path:
     """``path``, else ``$DRIVE_LAB_RESULTS``, else the checkout's (or the current folder's) ``results/``."""
-    from .store import default_results_dir
-
     return Path(path) if path else default_results_dir()
 
 
-def _choices(name: str):
-    from .data import DATASETS
-    from .methods import METHODS
-    from .models import MODELS
-    from .scores.drive import COMBINATIONS
-    from .training import LR_SCHEDULES
-    from .config import REWIND_CHOICES
+def _field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(RunConfig)]
 
+
+def _choices(name: str):
     return {"method": list(METHODS), "model": list(MODELS), "dataset": list(DATASETS), "combine": list(COMBINATIONS),
             "lr_schedule": list(LR_SCHEDULES), "rewind": list(REWIND_CHOICES)}.get(name)
 
@@ -57,7 +65,38 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, **kwargs)
 
 
+def parse_grid_item(text: str) -> tuple[str, list]:
+    """``"field=v1,v2,..."`` -> ``(field, [values])``; ``argparse.ArgumentTypeError`` if malformed."""
+    names = _field_names()
+    name, sep, values = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIELD=V1,V2,...; valid fields: {', '.join(names)}")
+    if name not in names:
+        raise argparse.ArgumentTypeError(f"unknown field {name!r} in {text!r}; valid fields: {', '.join(names)}")
+    items = [item for item in values.split(",")]
+    if not values.strip() or any(not item.strip() for item in items):
+        raise argparse.ArgumentTypeError(f"empty value in {text!r}; write FIELD=V1,V2,...")
+    try:
+        return name, [parse_value(name, item) for item in items]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``python -m drive_lab sweep`` beyond the config flags."""
+    parser.add_argument("--grid", nargs="+", action="extend", default=[], type=parse_grid_item,
+                        metavar="FIELD=V1,V2", help="values to sweep, e.g. --grid method=drive,snip sparsity=0.5,0.9 "
+                        f"seed=0,1,2 (fields: {', '.join(_field_names())})")
+    parser.add_argument("--results-dir", default=None, help="results folder (default: $DRIVE_LAB_RESULTS or results/)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--csv", default=None, metavar="PATH", help="also write the results table (without layer_density) to this CSV file")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .experiments import EXPERIMENTS
+    from .presets import PRESETS
+
     parser = argparse.ArgumentParser(
         prog="python -m drive_lab",
         description="DRIVE-style pruning experiments. With no flags, `run` prunes a small CNN "
@@ -69,16 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--output", default=None, help="result JSON path (default: <results dir>/runs/<key>.json)")
     run_parser.add_argument("--results-dir", default=None, help="results folder (default: $DRIVE_LAB_RESULTS or results/)")
     run_parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    from .sweep import add_sweep_flags
+    run_parser.set_defaults(command_parser=run_parser)
 
     sweep_parser = sub.add_parser("sweep", help="run a grid of experiments, reusing stored results",
                                   description="Run every combination of the --grid values (the other flags set the rest), "
                                   "skipping runs already stored; print a table of the results.")
     add_config_flags(sweep_parser)
     add_sweep_flags(sweep_parser)
-
-    from .experiments import EXPERIMENTS
-    from .presets import PRESETS
+    sweep_parser.set_defaults(command_parser=sweep_parser)
 
     experiment_parser = sub.add_parser(
         "experiment", help="run one of the course's named sweeps and write its table to results/<preset>/",
@@ -93,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment_parser.add_argument("--results-dir", default=None, help="run store (default: $DRIVE_LAB_RESULTS or results/)")
     experiment_parser.add_argument("--tables-dir", default=None, help="where <preset>/<name>.csv go (default: results/)")
     experiment_parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    experiment_parser.set_defaults(command_parser=experiment_parser)
     return parser
 
 
@@ -100,41 +138,89 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)})
 
 
+def format_table(frame, fields: Iterable[str] = ()) -> str:
+    """A readable table: method, sparsity, seed, other ``fields``, final accuracy, pruning seconds."""
+    fields = [REQUESTED_DEVICE if name == "device" else name for name in fields]
+    columns = list(dict.fromkeys(["method", "sparsity", "seed", *fields]))
+    table = frame[columns].copy()
+    table["final acc %"] = (100 * frame["final_test_accuracy"]).map(lambda v: f"{v:.2f}")
+    table["pruning s"] = frame["seconds_pruning"].map(lambda v: f"{v:.2f}")
+    return table.to_string(index=False)
+
+
+def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``python -m drive_lab run``: one run, its summary, its JSON record."""
+    from .pipeline import run
+
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        result = run(config)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    path = Path(args.output) if args.output else results_dir(args.results_dir) / "runs" / f"{result.key}.json"
+    result.save(path)
+    print(result.summary())
+    print(f"\nresult written to {path}")
+    return 0
+
+
+def sweep_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``python -m drive_lab sweep``: run the grid, print the table, optionally write a CSV."""
+    from .store import ResultStore
+    from .sweep import expand_grid, sweep
+
+    grid: dict[str, list] = {}
+    for name, values in args.grid:
+        if name in grid:
+            parser.error(f"--grid gives {name} twice; list all its values once: {name}=V1,V2,...")
+        grid[name] = values
+    try:
+        base = config_from_args(args)
+        expand_grid(base, grid)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        frame = sweep(base, grid, results_dir=args.results_dir)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_table(frame, grid))
+    store = ResultStore(args.results_dir)
+    print(f"\n{len(frame)} run(s): {frame.attrs['computed']} computed, {frame.attrs['cached']} from the store")
+    print(f"results in {store.runs_dir}")
+    if args.csv:
+        path = Path(args.csv)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.drop(columns="layer_density").to_csv(path, index=False)
+        print(f"table written to {path}")
+    return 0
+
+
+def experiment_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``python -m drive_lab experiment NAME|all``: the course's named sweeps and their tables."""
+    from . import experiments
+
+    names = list(experiments.EXPERIMENTS) if args.name == "all" else [args.name]
+    for name in names:
+        frame = experiments.results(name, args.preset, recompute=args.recompute,
+                                    tables_dir=args.tables_dir, results_dir=args.results_dir)
+        print(f"{name}: {len(frame)} runs; {frame.attrs['source']}")
+    return 0
+
+
+COMMANDS = {"run": run_command, "sweep": sweep_command, "experiment": experiment_command}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .progress import set_progress
+    if args.quiet:
+        from .progress import set_progress
 
-    if args.command == "run":
-        try:
-            config = config_from_args(args)
-        except ValueError as error:
-            parser.error(str(error))
-        if args.quiet:
-            set_progress(False)
-        from .pipeline import run
-
-        try:
-            result = run(config)
-        except (ValueError, FileNotFoundError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        path = Path(args.output) if args.output else results_dir(args.results_dir) / "runs" / f"{result.key}.json"
-        result.save(path)
-        print(result.summary())
-        print(f"\nresult written to {path}")
-    elif args.command == "sweep":
-        from .sweep import sweep_command
-
-        return sweep_command(parser, args)
-    elif args.command == "experiment":
-        from . import experiments
-
-        if args.quiet:
-            set_progress(False)
-        names = list(experiments.EXPERIMENTS) if args.name == "all" else [args.name]
-        for name in names:
-            frame = experiments.results(name, args.preset, recompute=args.recompute,
-                                        tables_dir=args.tables_dir, results_dir=args.results_dir)
-            print(f"{name}: {len(frame)} runs; {frame.attrs['source']}")
-    return 0
+        set_progress(False)
+    # errors name the subcommand's usage line, not the top-level one
+    return COMMANDS[args.command](args.command_parser, args)

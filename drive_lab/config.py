@@ -9,16 +9,31 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import typing
 from dataclasses import dataclass, field
 
 from .data import DATASETS
+from .methods import METHODS, get_method, method_specific_fields
 from .models import MODELS
-from .scores.drive import COMBINATIONS, validate_weights
+from .pruning import IMP_PRUNE_FRACTION, imp_rounds
+from .scores.drive import COMBINATIONS
 from .training import LR_SCHEDULES, Optimisation
-
-IMP_PRUNE_FRACTION = 0.2  # of the surviving weights, per IMP round (method.md)
+from .version import RESULTS_SCHEMA
 
 REWIND_CHOICES = ("none", "init")
+
+# The fields of results schema 1 and the label its key hash has always carried. Schema 1's
+# key hashes these fields (defaults included) exactly as drive_lab 0.1.0 did, so every run
+# stored since then keeps its address; a field added later enters the hash only when it
+# differs from its default, so adding a field with a default orphans no stored run.
+_SCHEMA_1_FIELDS = (
+    "method", "model", "dataset", "sparsity", "warmup_epochs", "iterations", "score_batches", "epochs",
+    "batch_size", "lr", "momentum", "nesterov", "weight_decay", "lr_schedule", "magnitude", "connection",
+    "convergence", "combine", "rewind", "seed", "subset", "test_subset", "augment", "data_root", "download",
+)
+_SCHEMA_LABELS = {1: "0.1.0"}
+# Fields that never change what a run computes (where it ran), left out of the key.
+_UNKEYED_FIELDS = ("device",)
 
 
 def _help(text: str, **kwargs) -> dict:
@@ -67,19 +82,18 @@ class RunConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the problem and the valid choices."""
-        from .methods import METHODS  # late import: methods needs the scores, not the config
 
         def choose(field_name: str, value, choices) -> None:
             if value not in choices:
                 raise ValueError(f"unknown {field_name}={value!r}; valid choices: {', '.join(choices)}")
 
-        choose("method", self.method, tuple(METHODS))
+        spec = get_method(self.method)
         choose("model", self.model, MODELS)
         choose("dataset", self.dataset, tuple(DATASETS))
         choose("combine", self.combine, COMBINATIONS)
         choose("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         choose("rewind", self.rewind, REWIND_CHOICES)
-        dense = self.method == "dense"
+        dense = not spec.prunes
         if (isinstance(self.sparsity, bool) or not isinstance(self.sparsity, (int, float))
                 or not (0 <= self.sparsity < 1 if dense else 0 < self.sparsity < 1)):
             raise ValueError(f"sparsity must be a number strictly between 0 and 1 (e.g. 0.9 keeps 10% of the weights), got {self.sparsity!r}")
@@ -89,7 +103,7 @@ class RunConfig:
                 raise ValueError(f"{name} must be an integer or None, got {value!r}")
         if self.warmup_epochs is not None and self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
-        if self.method in ("dense", "imp"):
+        if not spec.takes_iterations:
             pass  # their rounds follow from the method (see resolved()): a grid's iterations do not apply
         elif self.iterations is not None and self.iterations < 1:
             raise ValueError(f"iterations must be >= 1 (1 = one-shot pruning), got {self.iterations}")
@@ -103,8 +117,7 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {value}")
-        if self.method == "drive":
-            validate_weights(self.magnitude, self.connection, self.convergence, self.combine)
+        spec.validate(self)
         self.optimisation.validate()
         if not (self.device in ("auto", "cpu") or self.device.startswith(("cuda", "mps"))):
             raise ValueError(f"unknown device={self.device!r}; valid choices: auto, cpu, cuda, cuda:N")
@@ -114,25 +127,20 @@ class RunConfig:
         return Optimisation(self.lr, self.momentum, self.nesterov, self.weight_decay, self.lr_schedule, self.batch_size)
 
     def resolved(self) -> "RunConfig":
-        """A copy with ``None`` method defaults replaced by the method's values."""
-        from .methods import METHODS
+        """A copy with ``None`` method defaults replaced by the method's values.
 
-        spec = METHODS[self.method]
-        iterations = spec.iterations if self.iterations is None else self.iterations
-        if self.method == "imp":
-            iterations = imp_rounds(1 - self.sparsity)
+        The method's own ``resolve`` changes follow (IMP's rounds, the dense run's sparsity
+        0), and fields specific to other methods (DRIVE's term weights for SNIP) are reset
+        to their defaults, so they cannot split one run into several keys.
+        """
+        spec = get_method(self.method)
         changes = {"warmup_epochs": spec.warmup_epochs if self.warmup_epochs is None else self.warmup_epochs,
-                   "iterations": iterations}
-        if self.method == "dense":
-            # Sparsity and DRIVE's options mean nothing for the dense network: one identity
-            # (and one stored run) serves every sparsity of a sweep.
-            changes.update(sparsity=0.0, iterations=0, rewind="none")
-        if self.method == "imp":
-            changes["rewind"] = "init"  # IMP always rewinds, to the weights after E warm-up epochs
-        if self.method != "drive":
-            defaults = RunConfig()
-            changes.update(magnitude=defaults.magnitude, connection=defaults.connection,
-                           convergence=defaults.convergence, combine=defaults.combine)
+                   "iterations": spec.iterations if self.iterations is None else self.iterations}
+        changes.update(spec.resolve(self))
+        defaults = _defaults(type(self))
+        for name in method_specific_fields():
+            if name not in spec.config_fields:
+                changes[name] = defaults[name]
         return dataclasses.replace(self, **changes)
 
     def replace(self, **changes) -> "RunConfig":
@@ -150,30 +158,65 @@ class RunConfig:
         return cls(**values)
 
     def key(self) -> str:
-        """Content address of this run: a hash of the resolved config and the library version.
+        """Content address of this run: 16 hex digits of a hash of the resolved config.
 
-        ``device`` is excluded, so a run is found again whatever device computed it.
+        What is hashed (results schema :data:`~drive_lab.version.RESULTS_SCHEMA`): the
+        schema-1 fields with their values, every later field that differs from its
+        default, and the schema's label; not ``device`` (a run is found again whatever
+        device computed it) and not the package version (a release orphans no stored run).
         """
-        from . import __version__
-
-        content = self.resolved().to_dict()
-        content.pop("device")
-        blob = json.dumps({"config": content, "version": __version__}, sort_keys=True)
+        content = key_content(self)
+        blob = json.dumps(content, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def key_content(config: RunConfig) -> dict:
+    """What :meth:`RunConfig.key` hashes, as a JSON-ready dict (for inspection and tests)."""
+    values = config.resolved().to_dict()
+    defaults = _defaults(type(config))
+    content = {name: values[name] for name in _SCHEMA_1_FIELDS}
+    content.update({name: value for name, value in values.items()
+                    if name not in _SCHEMA_1_FIELDS and name not in _UNKEYED_FIELDS and value != defaults[name]})
+    return {"config": content, "version": _SCHEMA_LABELS[RESULTS_SCHEMA]}
+
+
+_TRUE, _FALSE, _NONE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}, {"none", "default", "null"}
+
+
+def parse_value(name: str, text: str):
+    """``text`` as a value of RunConfig field ``name`` (int, float, bool, str or None).
+
+    ``"none"``/``"default"`` give ``None`` for optional fields; booleans accept
+    true/false, yes/no, on/off, 1/0. ``ValueError`` says what the field takes.
+    """
+    hint = typing.get_type_hints(RunConfig)[name]
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    kind = next((a for a in args if a is not type(None)), hint) if args else hint
+    word = text.strip()
+    if optional and word.lower() in _NONE:
+        return None
+    if kind is bool:
+        if word.lower() in _TRUE:
+            return True
+        if word.lower() in _FALSE:
+            return False
+        raise ValueError(f"{name} takes true or false{' or none' if optional else ''}, not {text!r}")
+    if kind in (int, float):
+        try:
+            return kind(word)
+        except ValueError:
+            raise ValueError(f"{name} takes {'an integer' if kind is int else 'a number'}"
+                             f"{' or none' if optional else ''}, not {text!r}") from None
+    return word
+
+
+def _defaults(cls: type | None = None) -> dict:
+    return {f.name: f.default for f in dataclasses.fields(cls or RunConfig)}
 
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def imp_rounds(density: float, fraction: float = IMP_PRUNE_FRACTION) -> int:
-    """Rounds L for IMP to reach ``density``: the smallest L with (1 - fraction)^L <= density.
-
-    method.md: 90% sparsity 11 rounds, 95% 14, 98% 18, 99% 21.
-    """
-    import math
-
-    if not 0 < density < 1:
-        raise ValueError(f"density must be in (0, 1), got {density}")
-    # tolerance: 0.8**L computed in floating point may land a hair above an exact target
-    return max(1, math.ceil(math.log(density) / math.log(1 - fraction) - 1e-9))
+__all__ = ["RunConfig", "REWIND_CHOICES", "IMP_PRUNE_FRACTION", "imp_rounds", "key_content", "parse_value", "METHODS"]

@@ -18,18 +18,17 @@ from pathlib import Path
 from typing import Callable
 
 from .config import RunConfig
+from .methods import DRIVE_VARIANTS, METHODS, baselines
+from .paths import atomic_write, default_tables_dir
 from .presets import Preset, get_preset
+from .sweep import expand_grid, sweep
 
-PRUNING_BASELINES = ("random", "magnitude", "snip", "grasp", "synflow")
+# The baselines that prune before training (by a score), in registration order.
+PRUNING_BASELINES = tuple(name for name in baselines() if METHODS[name].kind in ("one-shot", "iterative"))
 
-# DRIVE's term-weight variants for the ablation notebook: name -> RunConfig changes.
-TERM_VARIANTS: dict[str, dict] = {
-    "full": {},
-    "without convergence": {"convergence": 0.0},
-    "without connection": {"connection": 0.0},
-    "without magnitude": {"magnitude": 0.0},
-    "product reading": {"combine": "product"},
-}
+# DRIVE's term-weight variants in the ablation experiment: label -> RunConfig changes.
+TERM_VARIANTS: dict[str, dict] = {label: DRIVE_VARIANTS[label] for label in (
+    "DRIVE (full)", "without convergence", "without connection", "without magnitude", "product")}
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,6 @@ class Experiment:
     plan: Callable[[Preset], list[tuple[RunConfig, dict]]]
 
     def configs(self, preset: Preset) -> list[RunConfig]:
-        from .sweep import expand_grid
-
         return [config for base, grid in self.plan(preset) for config in expand_grid(base, grid)]
 
 
@@ -122,8 +119,6 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     """
     import pandas
 
-    from .sweep import sweep
-
     experiment = get_experiment(name)
     preset = preset if isinstance(preset, Preset) else get_preset(preset)
     tables = Path(tables_dir) if tables_dir is not None else default_tables_dir()
@@ -151,13 +146,11 @@ def write_table(frame, name: str, preset: Preset, path: Path) -> None:
     """CSV (without the per-layer dicts) plus a JSON sidecar with command, versions and hardware."""
     from .runtime import environment, resolve_device
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     table = frame.copy()
     if "layer_density" in table:
         table["layer_density"] = table["layer_density"].map(lambda d: json.dumps(d, separators=(",", ":")))
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_write(path) as stream:
+        table.to_csv(stream, index=False)
     devices = sorted(set(frame["device"].astype(str))) if "device" in frame else []
     env = environment(resolve_device("auto"))
     meta = {
@@ -172,13 +165,5 @@ def write_table(frame, name: str, preset: Preset, path: Path) -> None:
         "environment": env,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
-
-
-def default_tables_dir() -> Path:
-    """``results/`` of the source checkout when importable from one, else ``./results``
-    (committed tables live in the repository, whatever ``$DRIVE_LAB_RESULTS`` says)."""
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "pyproject.toml").exists() and (checkout / "drive_lab").is_dir():
-        return checkout / "results"
-    return Path("results")
+    with atomic_write(path.with_suffix(".json")) as stream:
+        stream.write(json.dumps(meta, indent=1) + "\n")

@@ -18,19 +18,14 @@ from typing import Sequence
 import torch
 
 from . import scores
-from .config import IMP_PRUNE_FRACTION, RunConfig, imp_rounds
+from .config import RunConfig
 from .masks import Masks, keep_top
-from .pipeline import FINAL_TRAINING_STREAM, finish, prepare, warm_up
-from .pruning import PruningStep
+from .methods import get_method
+from .phases import final_training_generator, finish, prepare, warm_up
+from .pruning import IMP_PRUNE_FRACTION, PruningStep, imp_densities, imp_rounds
 from .results import RunResult
 from .runtime import synchronize
 from .training import train
-
-
-def imp_densities(density: float, fraction: float = IMP_PRUNE_FRACTION) -> list[float]:
-    """Densities after each IMP round: (1-fraction)^1, ..., (1-fraction)^(L-1), density."""
-    rounds = imp_rounds(density, fraction)
-    return [(1 - fraction) ** r for r in range(1, rounds)] + [density]
 
 
 def run_imp(config: RunConfig) -> RunResult:
@@ -45,8 +40,8 @@ def run_imp_grid(config: RunConfig, sparsities: Sequence[float]) -> list[RunResu
     ``run_imp(config.replace(sparsity=s))`` returns (the final training has its own
     random stream, so sharing the trajectory changes nothing but the cost).
     """
-    if config.method != "imp":
-        raise ValueError(f"run_imp_grid needs method='imp', got {config.method!r}")
+    if get_method(config.method).procedure != "imp":
+        raise ValueError(f"run_imp_grid needs an IMP method such as method='imp', got {config.method!r}")
     if not sparsities:
         raise ValueError("run_imp_grid needs at least one sparsity")
     targets = [config.replace(sparsity=s).resolved() for s in sparsities]
@@ -96,7 +91,6 @@ def run_imp_grid(config: RunConfig, sparsities: Sequence[float]) -> list[RunResu
         # magnitude ranking and masking; all of it is pruning time (method.md).
         seconds = {"warmup": warmup_seconds, "rounds": training_rounds, "scoring": masking,
                    "pruning": warmup_seconds + training_rounds + masking}
-        final_generator = torch.Generator().manual_seed(target.seed + FINAL_TRAINING_STREAM)
-        results.append(finish(target, device, model, data, final, rewind_state, final_generator, seconds,
+        results.append(finish(target, device, model, data, final, rewind_state, final_training_generator(target), seconds,
                               warmup.to_dict(), own_steps))
     return results

@@ -22,6 +22,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from .paths import atomic_write
+
 PRUNABLE_TYPES = (nn.Conv2d, nn.Linear)
 
 
@@ -217,9 +219,8 @@ def save(path: str | os.PathLike, model: nn.Module, masks: Masks, **extra) -> No
     """Save model weights and masks together (atomically: written to a temporary file, then renamed)."""
     masks.apply(model)
     state = {"model": model.state_dict(), "masks": masks.state_dict(), **extra}
-    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as stream:
+        torch.save(state, stream)
 
 
 def load(path: str | os.PathLike, model: nn.Module, map_location: str | torch.device = "cpu") -> Masks:

@@ -7,6 +7,7 @@ zeroing the pruned weights of ``model`` in place.
 """
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,8 @@ from .runtime import synchronize
 
 ScoreFunction = Callable[..., Mapping[str, torch.Tensor]]
 
+IMP_PRUNE_FRACTION = 0.2  # of the surviving weights, per IMP round (method.md)
+
 
 def exponential_schedule(density: float, iterations: int, start: float = 1.0) -> list[float]:
     """Densities after each of ``iterations`` pruning steps, from ``start`` down to ``density``.
@@ -34,6 +37,23 @@ def exponential_schedule(density: float, iterations: int, start: float = 1.0) ->
         raise ValueError(f"need 0 < density <= start <= 1, got density={density}, start={start}")
     ratio = density / start
     return [start * ratio ** (k / iterations) for k in range(1, iterations)] + [density]
+
+
+def imp_rounds(density: float, fraction: float = IMP_PRUNE_FRACTION) -> int:
+    """Rounds L for IMP to reach ``density``: the smallest L with (1 - fraction)^L <= density.
+
+    method.md: 90% sparsity 11 rounds, 95% 14, 98% 18, 99% 21.
+    """
+    if not 0 < density < 1:
+        raise ValueError(f"density must be in (0, 1), got {density}")
+    # tolerance: 0.8**L computed in floating point may land a hair above an exact target
+    return max(1, math.ceil(math.log(density) / math.log(1 - fraction) - 1e-9))
+
+
+def imp_densities(density: float, fraction: float = IMP_PRUNE_FRACTION) -> list[float]:
+    """Densities after each IMP round: (1-fraction)^1, ..., (1-fraction)^(L-1), density."""
+    rounds = imp_rounds(density, fraction)
+    return [(1 - fraction) ** r for r in range(1, rounds)] + [density]
 
 
 @dataclass

@@ -6,6 +6,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .paths import atomic_write
+
 
 @dataclass
 class RunResult:
@@ -51,15 +53,9 @@ class RunResult:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write JSON atomically (temporary file + rename): no half-written file can exist."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with open(tmp, "w") as f:
-            json.dump(self.to_dict(), f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return path
+        with atomic_write(path) as stream:
+            json.dump(self.to_dict(), stream, indent=1)
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RunResult":

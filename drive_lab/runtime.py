@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import torch
 
+from .version import __version__
+
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """The compute device: ``device`` if given, else CUDA when present, else CPU.
@@ -40,8 +42,6 @@ def synchronize(device: torch.device) -> None:
 def environment(device: torch.device) -> dict:
     """Versions and hardware, recorded with every result."""
     import torchvision
-
-    from . import __version__
 
     info = {
         "drive_lab": __version__,

@@ -25,21 +25,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .config import RunConfig
+from .paths import RESULTS_FOLDER as DEFAULT_RESULTS_DIR
+from .paths import default_results_dir
+from . import pipeline
 from .results import RunResult
+from .version import __version__
 
-DEFAULT_RESULTS_DIR = "results"
-
-
-def default_results_dir() -> Path:
-    """``$DRIVE_LAB_RESULTS``; else the ``results/`` folder of the source checkout when
-    drive_lab is imported from one (so notebooks, run from ``notebooks/``, share the
-    repository's store); else ``./results``."""
-    if os.environ.get("DRIVE_LAB_RESULTS"):
-        return Path(os.environ["DRIVE_LAB_RESULTS"])
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "pyproject.toml").exists() and (checkout / "drive_lab").is_dir():
-        return checkout / DEFAULT_RESULTS_DIR
-    return Path(DEFAULT_RESULTS_DIR)
 _KEY_NAME = re.compile(r"^[0-9a-f]{16}\.json$")
 _TEMP_NAME = re.compile(r"^\..+\.tmp-\d+$")
 STALE_TEMP_SECONDS = 3600.0  # a record is written in well under a second; older temp files are orphans
@@ -147,16 +138,7 @@ class ResultStore:
         if result.key != expected:
             raise ValueError(f"result.key {result.key!r} is not the key of its config ({expected!r})")
         path = self.path(result.key)
-        try:
-            return result.save(path)
-        except BaseException:
-            # RunResult.save writes .<name>.tmp-<pid> then renames it; don't leave the fragment behind.
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise
+        return result.save(path)  # atomic: a failed write leaves no fragment
 
     def get_or_run(self, config: RunConfig, runner: Runner | None = None) -> tuple[RunResult, bool]:
         """``(result, computed)``: the stored result of ``config``, else ``runner(config)``, stored.
@@ -167,11 +149,7 @@ class ResultStore:
         stored = self.get(config)
         if stored is not None:
             return stored, False
-        if runner is None:
-            from . import pipeline
-
-            runner = pipeline.run
-        result = runner(config)
+        result = (runner or pipeline.run)(config)  # looked up at call time: patchable
         if result.key != config.key():
             raise ValueError(f"the runner returned a result with key {result.key!r} for config key {config.key()!r}")
         self.put(result)
@@ -246,7 +224,5 @@ def _check(path: Path, values: dict, expected_key: str | None) -> RunResult:
 
 
 def _other_version(result: RunResult) -> bool:
-    from . import __version__
-
     recorded = result.environment.get("drive_lab")
     return recorded is not None and recorded != __version__

@@ -14,7 +14,6 @@ called again, and a sweep that already finished computes nothing.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 import os
@@ -22,7 +21,8 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .config import RunConfig
+from .config import RunConfig, parse_value  # noqa: F401  (parse_value: re-exported, it lived here)
+from .pipeline import procedure
 from .progress import progress
 from .results import RunResult
 from .store import ResultStore, Runner
@@ -128,12 +128,11 @@ def sweep(base_config: RunConfig | None = None, grid: dict[str, Iterable] | None
                 if config.key() in results:  # computed with its IMP siblings
                     continue
                 bar.set_postfix_str(", ".join(f"{name}={getattr(config, name)}" for name in varied), refresh=True)
-                siblings = _imp_siblings(config, todo, results) if runner is None else []
+                run_grid = procedure(config.method).run_grid if runner is None else None
+                siblings = _sparsity_siblings(config, todo, results) if run_grid else []
                 if len(siblings) > 1:
-                    # One IMP trajectory serves every sparsity of the grid (method.md).
-                    from .imp import run_imp_grid
-
-                    for sibling, result in zip(siblings, run_imp_grid(config, [c.sparsity for c in siblings])):
+                    # One trajectory serves every sparsity of the grid (IMP, method.md).
+                    for sibling, result in zip(siblings, run_grid(config, [c.sparsity for c in siblings])):
                         store.put(result)
                         results[sibling.key()] = result
                         computed += 1
@@ -156,12 +155,10 @@ def sweep(base_config: RunConfig | None = None, grid: dict[str, Iterable] | None
     return frame
 
 
-def _imp_siblings(config: RunConfig, todo: list[RunConfig], done: dict) -> list[RunConfig]:
-    """The IMP configs still to run that differ from ``config`` only in sparsity."""
-    if config.method != "imp":
-        return []
+def _sparsity_siblings(config: RunConfig, todo: list[RunConfig], done: dict) -> list[RunConfig]:
+    """The configs still to run that differ from ``config`` only in sparsity (``config`` first)."""
     identity = config.replace(sparsity=0.5).key()
-    return [c for c in todo if c.method == "imp" and c.key() not in done and c.replace(sparsity=0.5).key() == identity]
+    return [c for c in todo if c.key() not in done and c.replace(sparsity=0.5).key() == identity]
 
 
 def load_results(results_dir: str | os.PathLike | None = None) -> "pandas.DataFrame":
@@ -214,105 +211,3 @@ def _row(result: RunResult) -> dict:
         created=result.created,
     )
     return row
-
-
-# ---------------------------------------------------------------------- command line
-_TRUE, _FALSE, _NONE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}, {"none", "default", "null"}
-
-
-def parse_value(name: str, text: str):
-    """``text`` as a value of RunConfig field ``name`` (int, float, bool, str or None)."""
-    hint = _hints()[name]
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    kind = next((a for a in args if a is not type(None)), hint) if args else hint
-    word = text.strip()
-    if optional and word.lower() in _NONE:
-        return None
-    if kind is bool:
-        if word.lower() in _TRUE:
-            return True
-        if word.lower() in _FALSE:
-            return False
-        raise ValueError(f"{name} takes true or false{' or none' if optional else ''}, not {text!r}")
-    if kind in (int, float):
-        try:
-            return kind(word)
-        except ValueError:
-            raise ValueError(f"{name} takes {'an integer' if kind is int else 'a number'}"
-                             f"{' or none' if optional else ''}, not {text!r}") from None
-    return word
-
-
-def parse_grid_item(text: str) -> tuple[str, list]:
-    """``"field=v1,v2,..."`` -> ``(field, [values])``; ``argparse.ArgumentTypeError`` if malformed."""
-    names = _field_names()
-    name, sep, values = text.partition("=")
-    name = name.strip().replace("-", "_")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"{text!r} is not FIELD=V1,V2,...; valid fields: {', '.join(names)}")
-    if name not in names:
-        raise argparse.ArgumentTypeError(f"unknown field {name!r} in {text!r}; valid fields: {', '.join(names)}")
-    items = [item for item in values.split(",")]
-    if not values.strip() or any(not item.strip() for item in items):
-        raise argparse.ArgumentTypeError(f"empty value in {text!r}; write FIELD=V1,V2,...")
-    try:
-        return name, [parse_value(name, item) for item in items]
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``python -m drive_lab sweep`` beyond the config flags."""
-    parser.add_argument("--grid", nargs="+", action="extend", default=[], type=parse_grid_item,
-                        metavar="FIELD=V1,V2", help="values to sweep, e.g. --grid method=drive,snip sparsity=0.5,0.9 "
-                        f"seed=0,1,2 (fields: {', '.join(_field_names())})")
-    parser.add_argument("--results-dir", default=None, help="results folder (default: $DRIVE_LAB_RESULTS or results/)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--csv", default=None, metavar="PATH", help="also write the results table (without layer_density) to this CSV file")
-
-
-def format_table(frame: "pandas.DataFrame", fields: Iterable[str] = ()) -> str:
-    """A readable table: method, sparsity, seed, other ``fields``, final accuracy, pruning seconds."""
-    fields = [REQUESTED_DEVICE if name == "device" else name for name in fields]
-    columns = list(dict.fromkeys(["method", "sparsity", "seed", *fields]))
-    table = frame[columns].copy()
-    table["final acc %"] = (100 * frame["final_test_accuracy"]).map(lambda v: f"{v:.2f}")
-    table["pruning s"] = frame["seconds_pruning"].map(lambda v: f"{v:.2f}")
-    return table.to_string(index=False)
-
-
-def sweep_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """``python -m drive_lab sweep``: run the grid, print the table, optionally write a CSV."""
-    import sys
-
-    from .cli import config_from_args
-    from .progress import set_progress
-
-    grid: dict[str, list] = {}
-    for name, values in args.grid:
-        if name in grid:
-            parser.error(f"--grid gives {name} twice; list all its values once: {name}=V1,V2,...")
-        grid[name] = values
-    try:
-        base = config_from_args(args)
-        expand_grid(base, grid)
-    except ValueError as error:
-        parser.error(str(error))
-    if args.quiet:
-        set_progress(False)
-    try:
-        frame = sweep(base, grid, results_dir=args.results_dir)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(format_table(frame, grid))
-    store = ResultStore(args.results_dir)
-    print(f"\n{len(frame)} run(s): {frame.attrs['computed']} computed, {frame.attrs['cached']} from the store")
-    print(f"results in {store.runs_dir}")
-    if args.csv:
-        path = Path(args.csv)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.drop(columns="layer_density").to_csv(path, index=False)
-        print(f"table written to {path}")
-    return 0

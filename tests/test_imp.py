@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import drive_lab
-from drive_lab import imp, pipeline
+from drive_lab import imp, phases, pipeline
 from drive_lab.config import RunConfig, imp_rounds
 
 FAST = dict(method="imp", epochs=1, subset=300, test_subset=100, device="cpu", batch_size=100)
@@ -31,13 +31,13 @@ def trajectory():
             recorded.append((masks, {n: p.detach().clone() for n, p in model.named_parameters()}))
         return real_train(model, data, epochs, optimisation, masks=masks, **kwargs)
 
-    # the rounds train through imp.train, the final training through pipeline.train
-    imp.train = pipeline.train = recording_train
+    # the rounds train through imp.train, the final training through phases.train
+    imp.train = phases.train = recording_train
     try:
         config = RunConfig(sparsity=0.5, **FAST)
         result = drive_lab.run(config)
     finally:
-        imp.train = pipeline.train = real_train
+        imp.train = phases.train = real_train
     return config, result, recorded
 
 

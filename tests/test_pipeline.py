@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import drive_lab
-from drive_lab import pipeline
+from drive_lab import phases, pipeline
 from drive_lab.config import RunConfig
 
 FAST = dict(epochs=2, warmup_epochs=1, iterations=5, subset=400, test_subset=200, device="cpu")
@@ -68,7 +68,7 @@ def test_pruned_weights_stay_zero_through_training(monkeypatch):
 def test_rewind_to_init_keeps_initial_values_of_survivors(monkeypatch):
     drive_lab.set_progress(False)
     captured = {}
-    monkeypatch.setattr(pipeline, "train", _no_final_training(captured, pipeline.train))
+    monkeypatch.setattr(phases, "train", _no_final_training(captured, phases.train))
     config = RunConfig(rewind="init", sparsity=0.5, **FAST)
     drive_lab.run(config)
     _, _, fresh, _ = pipeline.prepare(config)
@@ -116,8 +116,8 @@ def test_model_input_mismatch_is_rejected_before_training(monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(pipeline, "train", must_not_run)
-    monkeypatch.setattr(pipeline.data_module, "load", must_not_run)
+    monkeypatch.setattr(phases, "train", must_not_run)
+    monkeypatch.setattr(phases.data_module, "load", must_not_run)
     with pytest.raises(ValueError, match="vgg16.*(mlp|conv|resnet18)"):
         drive_lab.run(RunConfig(model="vgg16", dataset="digits"))
 

@@ -9,6 +9,7 @@ import pytest
 
 import drive_lab
 from drive_lab import cli, pipeline
+from drive_lab import paths as paths_module
 from drive_lab import results as results_module
 from drive_lab.config import RunConfig
 from drive_lab.results import RunResult
@@ -145,7 +146,7 @@ def test_crash_while_writing_leaves_no_record(tmp_path, monkeypatch):
     def no_replace(src, dst):
         raise OSError("killed before rename")
 
-    monkeypatch.setattr(results_module.os, "replace", no_replace)
+    monkeypatch.setattr(paths_module.os, "replace", no_replace)
     with pytest.raises(OSError, match="killed before rename"):
         store.put(result)
     monkeypatch.undo()
@@ -257,7 +258,8 @@ def test_imp_sparsity_grid_runs_one_trajectory(tmp_path, monkeypatch):
     drive_lab.set_progress(False)
     calls = []
     real = imp_module.run_imp_grid
-    monkeypatch.setattr(imp_module, "run_imp_grid", lambda config, s: calls.append(list(s)) or real(config, s))
+    monkeypatch.setitem(pipeline.PROCEDURES, "imp", pipeline.Procedure(
+        imp_module.run_imp, lambda config, s: calls.append(list(s)) or real(config, s)))
     base = RunConfig(method="imp", epochs=1, subset=200, test_subset=100, device="cpu", batch_size=100)
     frame = drive_lab.sweep(base, {"sparsity": [0.2, 0.36]}, results_dir=tmp_path)
     assert calls == [[0.2, 0.36]]

@@ -1,0 +1,147 @@
+"""The phases every pruning run shares: prepare, dense warm-up, and finish (train, evaluate, record).
+
+:func:`drive_lab.pipeline.run` and :mod:`drive_lab.imp` both build on these, so neither
+needs the other. Times are wall-clock seconds, with the GPU synchronised around each phase.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import itertools
+import time
+import warnings
+
+import torch
+
+from . import data as data_module
+from .config import RunConfig
+from .masks import Masks
+from .models import build, check_input
+from .results import RunResult
+from .runtime import environment, resolve_device, seed_everything, synchronize
+from .training import evaluate, train
+
+# Scoring batches and the final training draw from their own random streams, so changing
+# N, the number of scoring batches or the pruning method leaves the other streams alone.
+SCORING_STREAM = 1_000_003
+FINAL_TRAINING_STREAM = 2_000_003
+
+
+def prepare(config: RunConfig):
+    """Validate ``config``, then build the model and load the data (nothing is trained).
+
+    Returns ``(config, device, model, data)`` with ``config`` resolved. Every check that
+    can fail (names, ranges, model/input mismatch) runs before any data is loaded.
+    """
+    config = config.resolved()
+    device = resolve_device(config.device)
+    info = data_module.dataset_info(config.dataset)
+    seed_everything(config.seed)
+    model = build(config.model, num_classes=info.num_classes, in_channels=info.in_channels, image_size=info.image_size)
+    check_input(model, info.in_channels, info.image_size, config.model)
+    data = data_module.load(
+        config.dataset, root=config.data_root, subset=config.subset, test_subset=config.test_subset,
+        device=device, download=config.download, augment=config.augment,
+    )
+    if data.num_classes != info.num_classes:  # e.g. a partial Tiny ImageNet folder
+        seed_everything(config.seed)
+        model = build(config.model, num_classes=data.num_classes, in_channels=info.in_channels, image_size=info.image_size)
+    model = model.to(device)
+    _prime(model, data, config.batch_size)
+    return config, device, model, data
+
+
+def _prime(model, data, batch_size: int) -> None:
+    """One untimed forward-backward pass on a throw-away copy of the model.
+
+    The first pass in a process pays one-off costs (kernel selection, allocator growth,
+    lazy initialisation) of several seconds on CPU; without this they would be charged to
+    whichever phase of whichever run comes first and skew pruning-time comparisons.
+    """
+    scratch = copy.deepcopy(model).train()
+    # The first optimiser built in a process imports torch._dynamo (seconds): do it here.
+    optimiser = torch.optim.SGD(scratch.parameters(), lr=0.0, momentum=0.9, foreach=True)
+    x, y = data.x_train[:batch_size], data.y_train[:batch_size]
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
+        loss = torch.nn.functional.cross_entropy(scratch(x).float(), y)
+    loss.backward()
+    optimiser.step()
+    synchronize(x.device)
+
+
+def warm_up(model, data, config: RunConfig, generator: torch.Generator):
+    """E dense epochs at a constant learning rate (decay belongs to the final training).
+
+    Returns ``(history, {"warmup": seconds})``.
+    """
+    device = data.device
+    synchronize(device)
+    start = time.perf_counter()
+    optimisation = dataclasses.replace(config.optimisation, lr_schedule="constant")
+    history = train(model, data, config.warmup_epochs, optimisation, generator=generator,
+                    desc="warm-up", evaluate_every_epoch=False)
+    synchronize(device)
+    return history, {"warmup": time.perf_counter() - start}
+
+
+def scoring_batches(data, config: RunConfig) -> list:
+    """A fresh list of ``config.score_batches`` training batches from the scoring stream.
+
+    Each call starts the stream again from the run's seed (what :func:`warmed_up` gives);
+    use :func:`scoring_stream` for successive batches across iterations.
+    """
+    return list(itertools.islice(scoring_stream(data, config), config.score_batches))
+
+
+def scoring_stream(data, config: RunConfig):
+    """The endless stream of scoring batches ``(x, y)`` of a run (its own random stream)."""
+    return data.stream(config.batch_size, torch.Generator().manual_seed(config.seed + SCORING_STREAM))
+
+
+def final_training_generator(config: RunConfig) -> torch.Generator:
+    """The random stream of the final training (its own, so every method trains on the same batches)."""
+    return torch.Generator().manual_seed(config.seed + FINAL_TRAINING_STREAM)
+
+
+def finish(config: RunConfig, device, model, data, masks: Masks, initial_state, generator, seconds: dict,
+           warmup_history: list, pruning_history: list) -> RunResult:
+    """Final phase shared by every method: optional rewind, train T epochs, evaluate, record."""
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
+    masks.apply(model)
+    collapsed = masks.collapsed()
+    if collapsed:
+        warnings.warn(
+            f"layer collapse in {config.method} at sparsity {config.sparsity}: {', '.join(collapsed)} "
+            "kept no weight, so the network is disconnected", stacklevel=3,
+        )
+    start = time.perf_counter()
+    history = train(model, data, config.epochs, config.optimisation, masks=masks, generator=generator, desc="training")
+    synchronize(device)
+    seconds["training"] = time.perf_counter() - start
+    seconds["total"] = seconds["pruning"] + seconds["training"]
+    if history.epochs:
+        final_loss, final_accuracy = history.epochs[-1].test_loss, history.epochs[-1].test_accuracy
+        best_accuracy = max(e.test_accuracy for e in history.epochs)
+    else:
+        final_loss, final_accuracy = evaluate(model, data)
+        best_accuracy = final_accuracy
+    return RunResult(
+        key=config.key(),
+        config=config.to_dict(),
+        final_test_accuracy=final_accuracy,
+        best_test_accuracy=best_accuracy,
+        final_test_loss=final_loss,
+        density=masks.density(),
+        kept_weights=masks.kept(),
+        prunable_weights=masks.total(),
+        layer_density=masks.layer_density(),
+        collapsed_layers=collapsed,
+        seconds=seconds,
+        environment=environment(device),
+        training_history=history.to_dict(),
+        warmup_history=warmup_history,
+        pruning_history=pruning_history,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
