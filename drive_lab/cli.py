@@ -14,6 +14,7 @@ from typing import Iterable
 
 from .config import REWIND_CHOICES, RunConfig, parse_value
 from .data import DATASETS
+from .executors import executor_for
 from .methods import METHODS
 from .models import MODELS
 from .paths import default_results_dir
@@ -37,6 +38,22 @@ def _choices(name: str):
             "lr_schedule": list(LR_SCHEDULES), "rewind": list(REWIND_CHOICES)}.get(name)
 
 
+def _choice(choices: list[str]):
+    """An argparse type accepting one of ``choices``; otherwise "invalid choice" with the
+    closest valid name (``--method drvie``: did you mean 'drive'?) and the full list."""
+    import difflib
+
+    def parse(text: str) -> str:
+        if text in choices:
+            return text
+        close = difflib.get_close_matches(text, choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r}{hint}; choose from {', '.join(choices)}")
+
+    parse.__name__ = "choice"
+    return parse
+
+
 def _optional_int(text: str):
     return None if text.lower() in {"none", "default"} else int(text)
 
@@ -50,8 +67,9 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         text = f.metadata.get("help", "")
         kwargs: dict = {"dest": f.name, "default": f.default}
         choices = _choices(f.name)
-        if choices:
-            kwargs["choices"] = choices
+        if choices:  # checked by _choice, which suggests the closest valid name
+            kwargs["type"] = _choice(choices)
+            kwargs["metavar"] = "{" + ",".join(choices) + "}"
         if hint is bool or hint == (bool | None):
             kwargs["action"] = argparse.BooleanOptionalAction
         elif hint == (int | None):
@@ -91,6 +109,26 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results-dir", default=None, help="results folder (default: $DRIVE_LAB_RESULTS or results/)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--csv", default=None, metavar="PATH", help="also write the results table (without layer_density) to this CSV file")
+    add_executor_flags(parser)
+
+
+def add_executor_flags(parser: argparse.ArgumentParser) -> None:
+    """``--jobs N`` (local worker processes) and ``--dask ADDRESS`` (a Dask scheduler)."""
+    parser.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                        help="run N runs at a time in local worker processes, each with cores // N torch threads "
+                        "(one GPU each on a multi-GPU machine); default 1: one run at a time in this process")
+    parser.add_argument("--dask", default=None, metavar="ADDRESS",
+                        help="run on the Dask scheduler at ADDRESS, e.g. tcp://127.0.0.1:8786 (workers share the store)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes an integer >= 1, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"takes an integer >= 1, not {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="DRIVE-style pruning experiments. With no flags, `run` prunes a small CNN "
         "on the bundled digits data with DRIVE to 90% sparsity.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the full traceback of an error (also ${DEBUG_ENV_VAR}=1), for bug reports")
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="run one pruning experiment", description="Run one pruning experiment, print a summary table and write the result JSON.")
     add_config_flags(run_parser)
@@ -130,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment_parser.add_argument("--results-dir", default=None, help="run store (default: $DRIVE_LAB_RESULTS or results/)")
     experiment_parser.add_argument("--tables-dir", default=None, help="where <preset>/<name>.csv go (default: results/)")
     experiment_parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_executor_flags(experiment_parser)
     experiment_parser.set_defaults(command_parser=experiment_parser)
     return parser
 
@@ -150,18 +191,17 @@ def format_table(frame, fields: Iterable[str] = ()) -> str:
 
 def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``python -m drive_lab run``: one run, its summary, its JSON record."""
-    from .pipeline import run
+    from .pipeline import check_run, run
+    from .store import check_writable_file
 
     try:
         config = config_from_args(args)
-    except ValueError as error:
-        parser.error(str(error))
-    try:
-        result = run(config)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    path = Path(args.output) if args.output else results_dir(args.results_dir) / "runs" / f"{result.key}.json"
+    except (TypeError, ValueError) as error:
+        parser.error(flag_words(str(error)))
+    path = Path(args.output) if args.output else results_dir(args.results_dir) / "runs" / f"{config.key()}.json"
+    check_writable_file(path, "--output" if args.output else "--results-dir")  # before any compute
+    check_run(config)
+    result = run(config)
     result.save(path)
     print(result.summary())
     print(f"\nresult written to {path}")
@@ -170,7 +210,7 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
 def sweep_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``python -m drive_lab sweep``: run the grid, print the table, optionally write a CSV."""
-    from .store import ResultStore
+    from .store import ResultStore, check_writable_file
     from .sweep import expand_grid, sweep
 
     grid: dict[str, list] = {}
@@ -181,13 +221,12 @@ def sweep_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     try:
         base = config_from_args(args)
         expand_grid(base, grid)
-    except ValueError as error:
-        parser.error(str(error))
-    try:
-        frame = sweep(base, grid, results_dir=args.results_dir)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except (TypeError, ValueError) as error:
+        parser.error(flag_words(str(error)))
+    if args.csv:
+        check_writable_file(Path(args.csv), "--csv")
+    with executor_for(args.jobs, args.dask) as executor:
+        frame = sweep(base, grid, results_dir=args.results_dir, executor=executor)
     print(format_table(frame, grid))
     store = ResultStore(args.results_dir)
     print(f"\n{len(frame)} run(s): {frame.attrs['computed']} computed, {frame.attrs['cached']} from the store")
@@ -205,22 +244,74 @@ def experiment_command(parser: argparse.ArgumentParser, args: argparse.Namespace
     from . import experiments
 
     names = list(experiments.EXPERIMENTS) if args.name == "all" else [args.name]
-    for name in names:
-        frame = experiments.results(name, args.preset, recompute=args.recompute,
-                                    tables_dir=args.tables_dir, results_dir=args.results_dir)
-        print(f"{name}: {len(frame)} runs; {frame.attrs['source']}")
+    with executor_for(args.jobs, args.dask) as executor:
+        for name in names:
+            frame = experiments.results(name, args.preset, recompute=args.recompute, tables_dir=args.tables_dir,
+                                        results_dir=args.results_dir, executor=executor)
+            print(f"{name}: {len(frame)} runs; {frame.attrs['source']}")
     return 0
 
 
 COMMANDS = {"run": run_command, "sweep": sweep_command, "experiment": experiment_command}
+DEBUG_ENV_VAR = "DRIVE_LAB_DEBUG"
+# Exit codes: 0 done; 1 training diverged; 2 a usage or input problem; 130 interrupted (Ctrl-C).
+EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+# Python argument names in library messages, and the flags a command-line user types instead.
+_ARGUMENT_FLAGS = {"root": "--data-root", "download=True": "--download", "download": "--download",
+                   "results_dir": "--results-dir", "tables_dir": "--tables-dir"}
+
+
+def flag_words(message: str) -> str:
+    """``message`` with config field and argument names written as the CLI's flags
+    (``sparsity must be`` -> ``--sparsity must be``; ``root=`` -> ``--data-root=``)."""
+    import re
+
+    names = {f.name: "--" + f.name.replace("_", "-") for f in dataclasses.fields(RunConfig)}
+    names.update(_ARGUMENT_FLAGS)
+    pattern = re.compile(r"(?<![\w\-.'\"/])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+                         + r")(?=\b(=| must| takes| has| is|\)|,|;|$))")
+    return pattern.sub(lambda match: names[match.group(1)], message)
+
+
+def _stored_runs_line(error: BaseException) -> str:
+    notes = [note for note in getattr(error, "__notes__", []) if "stored" in note]
+    return notes[-1] if notes else "nothing was stored for the interrupted run"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see ``EXIT_*``).
+
+    A user's mistake, missing data, a diverged run or Ctrl-C print one line on stderr,
+    never a traceback; ``--debug`` (or ``DRIVE_LAB_DEBUG=1``) shows the traceback.
+    """
+    import os
+
+    from .training import TrainingDiverged
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get(DEBUG_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
     if args.quiet:
         from .progress import set_progress
 
         set_progress(False)
-    # errors name the subcommand's usage line, not the top-level one
-    return COMMANDS[args.command](args.command_parser, args)
+    command_parser = args.command_parser  # errors name the subcommand's usage line
+    try:
+        return COMMANDS[args.command](command_parser, args)
+    except KeyboardInterrupt as error:
+        if debug:
+            raise
+        print(f"interrupted: {_stored_runs_line(error)}; the same command resumes", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except TrainingDiverged as error:
+        if debug:
+            raise
+        print(f"{command_parser.prog}: diverged: {flag_words(str(error))}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except (ValueError, TypeError, OSError) as error:  # user-caused: bad values, missing data, file system
+        if debug:
+            raise
+        message = flag_words(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        print(f"{command_parser.prog}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE

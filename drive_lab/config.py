@@ -7,8 +7,11 @@ default" (method.md): DRIVE warms up E = 3 epochs and prunes in N = 100 iteratio
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
+import math
+import re
 import typing
 from dataclasses import dataclass, field
 
@@ -71,8 +74,11 @@ class RunConfig:
     data_root: str | None = field(default=None, **_help("folder holding the dataset's files"))
     download: bool = field(default=False, **_help("allow downloading the dataset"))
     device: str = field(default="auto", **_help("compute device: auto, cpu, cuda, cuda:N"))
+    threads: int = field(default=1, **_help("torch CPU threads the run computes with; CPU results depend on it "
+                                            "(reductions split differently), so it is part of the run's key"))
 
     def __post_init__(self) -> None:
+        check_types(self)
         # 1 and 1.0 are the same setting: store floats so both get the same key
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -82,11 +88,7 @@ class RunConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the problem and the valid choices."""
-
-        def choose(field_name: str, value, choices) -> None:
-            if value not in choices:
-                raise ValueError(f"unknown {field_name}={value!r}; valid choices: {', '.join(choices)}")
-
+        check_types(self)
         spec = get_method(self.method)
         choose("model", self.model, MODELS)
         choose("dataset", self.dataset, tuple(DATASETS))
@@ -109,18 +111,21 @@ class RunConfig:
             raise ValueError(f"iterations must be >= 1 (1 = one-shot pruning), got {self.iterations}")
         if not _is_int(self.epochs) or self.epochs < 0:
             raise ValueError(f"epochs must be an integer >= 0, got {self.epochs!r}")
+        if self.threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {self.threads!r}")
         if not _is_int(self.score_batches) or self.score_batches < 1:
             raise ValueError(f"score_batches must be an integer >= 1, got {self.score_batches!r}")
-        if not _is_int(self.seed):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer from 0 to 2**62, got {self.seed!r}")
         for name in ("subset", "test_subset"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {value}")
         spec.validate(self)
         self.optimisation.validate()
-        if not (self.device in ("auto", "cpu") or self.device.startswith(("cuda", "mps"))):
-            raise ValueError(f"unknown device={self.device!r}; valid choices: auto, cpu, cuda, cuda:N")
+        if not (self.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", self.device)):
+            raise ValueError(f"unknown device={self.device!r}; valid choices: auto, cpu, cuda, cuda:N "
+                             "(drive_lab runs on CPUs and NVIDIA GPUs)")
 
     @property
     def optimisation(self) -> Optimisation:
@@ -168,6 +173,50 @@ class RunConfig:
         content = key_content(self)
         blob = json.dumps(content, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+MAX_SEED = 2**62  # torch seeds are 64-bit; the runs' random streams add offsets to the seed
+
+
+def choose(field_name: str, value, choices) -> None:
+    """``ValueError`` unless ``value`` is one of ``choices``, naming them and the closest match."""
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown {field_name}={value!r}{hint}; valid choices: {', '.join(map(str, choices))}")
+
+
+def _type_name(kind) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[kind]
+
+
+def check_types(config) -> None:
+    """``TypeError`` naming the field, the value and the type allowed, for every field of ``config``.
+
+    ``bool`` fields take only ``True``/``False`` (not ``"no"``, which is truthy); ``int``
+    fields reject booleans and floats; ``float`` fields take ints and floats but not
+    booleans, and must be finite; ``None`` only where the field is optional.
+    """
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        optional = type(None) in args
+        kind = next((a for a in args if a is not type(None)), hint) if args else hint
+        if value is None and optional:
+            continue
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            allowed = _type_name(kind) + (" or None" if optional else "")
+            raise TypeError(f"{f.name}={value!r} has type {type(value).__name__}; {f.name} takes {allowed}")
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"{f.name} must be a finite number, got {value!r}")
 
 
 def key_content(config: RunConfig) -> dict:

@@ -21,7 +21,7 @@ from .config import RunConfig
 from .methods import DRIVE_VARIANTS, METHODS, baselines
 from .paths import atomic_write, default_tables_dir
 from .presets import Preset, get_preset
-from .sweep import expand_grid, sweep
+from .sweep import expand_grid, run_configs
 
 # The baselines that prune before training (by a score), in registration order.
 PRUNING_BASELINES = tuple(name for name in baselines() if METHODS[name].kind in ("one-shot", "iterative"))
@@ -108,7 +108,8 @@ def table_path(name: str, preset: Preset, tables_dir: str | os.PathLike = "resul
 
 
 def results(name: str, preset: str | Preset | None = None, recompute: bool = False,
-            tables_dir: str | os.PathLike | None = None, results_dir: str | os.PathLike | None = None):
+            tables_dir: str | os.PathLike | None = None, results_dir: str | os.PathLike | None = None,
+            executor=None):
     """The experiment's table (pandas DataFrame, one row per run; see ``load_results``).
 
     Reads the committed ``<tables_dir>/<preset>/<name>.csv`` when present and
@@ -132,8 +133,10 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
         frame.attrs["source"] = (f"{path} (committed; produced by `{meta.get('command', command(name, preset))}` "
                                  f"on {meta.get('hardware', 'unrecorded hardware')}, {meta.get('created', '')})")
         return frame
-    frames = [sweep(base, grid, results_dir=results_dir) for base, grid in experiment.plan(preset)]
-    frame = pandas.concat(frames, ignore_index=True).drop_duplicates("key").reset_index(drop=True)
+    configs = experiment.configs(preset)
+    # One sweep over the whole plan: every point checked up front, every worker kept busy.
+    frame = run_configs(configs, results_dir=results_dir, executor=executor, show=("method", "sparsity", "seed"))
+    frame = frame.drop_duplicates("key").reset_index(drop=True)
     if preset.name != "smoke":  # smoke tables are throw-away CI output
         write_table(frame, name, preset, path)
         frame.attrs["source"] = f"computed now and written to {path}"

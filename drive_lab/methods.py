@@ -22,7 +22,7 @@ warm-up", "iterative SNIP"); ``None`` in the config means the method's default.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from . import scores
 from .data import dataset_info
@@ -72,6 +72,8 @@ class MethodSpec:
         description: one line for ``--help`` and the docs; reference: the paper.
         baseline: offered as a comparison in the course's explorer and experiments.
         cheap: quick enough to be a default comparison in a live demo.
+        legend_rank: position in legends, tables and choice lists (lower first; ties
+            keep registration order): DRIVE, then the references and baselines.
     """
 
     name: str
@@ -92,6 +94,7 @@ class MethodSpec:
     reference: str = ""
     baseline: bool = False
     cheap: bool = False
+    legend_rank: float = 50.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -158,9 +161,16 @@ def display_name(method: str) -> str:
     return spec.display_name if spec else method
 
 
+def method_order() -> list[str]:
+    """The registered method names in display order (``legend_rank``, then registration order)."""
+    ranked = sorted(enumerate(METHODS.values()), key=lambda pair: (pair[1].legend_rank, pair[0]))
+    return [spec.name for _, spec in ranked]
+
+
 def baselines(cheap_only: bool = False) -> tuple[str, ...]:
-    """Names of the methods registered as baselines (optionally only the cheap ones), in registration order."""
-    return tuple(name for name, spec in METHODS.items() if spec.baseline and (spec.cheap or not cheap_only))
+    """Names of the methods registered as baselines (optionally only the cheap ones), in display order."""
+    return tuple(name for name in method_order()
+                 if METHODS[name].baseline and (METHODS[name].cheap or not cheap_only))
 
 
 # ----------------------------------------------------------------------------- DRIVE's variants
@@ -224,43 +234,41 @@ def _imp_resolve(config) -> dict:
 def _register_builtins() -> None:
     # Okabe & Ito (2008) colour-blind-safe palette, one colour per method.
     register_method(
-        "drive", score=scores.drive, kind="iterative", warmup_epochs=3, iterations=100,
+        "drive", legend_rank=0, score=scores.drive, kind="iterative", warmup_epochs=3, iterations=100,
         config_fields=("magnitude", "connection", "convergence", "combine"),
         options=_drive_options, validate=_drive_validate,
         display_name="DRIVE", color="#d55e00", marker="o",
         description="DRIVE: E warm-up epochs, then N iterations scored by magnitude + connection + convergence sensitivity",
         reference="Saikumar & Varghese 2024, arXiv 2404.03687")
     register_method(
-        "random", score=scores.random, kind="one-shot", uses_data=False, options=lambda config: {"seed": config.seed},
+        "random", legend_rank=6, score=scores.random, kind="one-shot", uses_data=False, options=lambda config: {"seed": config.seed},
         display_name="Random", color="#999999", marker="X",
         description="uniform random scores, one-shot", baseline=True, cheap=True)
     register_method(
-        "magnitude", score=scores.magnitude, kind="one-shot", uses_data=False,
+        "magnitude", legend_rank=5, score=scores.magnitude, kind="one-shot", uses_data=False,
         display_name="Magnitude", color="#56b4e9", marker="P",
         description="|θ|, one-shot, at initialisation unless given warm-up epochs", baseline=True)
     register_method(
-        "snip", score=scores.snip, kind="one-shot", display_name="SNIP", color="#0072b2", marker="^",
+        "snip", legend_rank=2, score=scores.snip, kind="one-shot", display_name="SNIP", color="#0072b2", marker="^",
         description="SNIP |θ·g| at initialisation, one-shot (Lee et al. 2019)",
         reference="Lee, Ajanthan & Torr 2019, ICLR", baseline=True, cheap=True)
     register_method(
-        "grasp", score=scores.grasp, kind="one-shot", display_name="GraSP", color="#009e73", marker="v",
+        "grasp", legend_rank=3, score=scores.grasp, kind="one-shot", display_name="GraSP", color="#009e73", marker="v",
         description="GraSP θ·Hg at initialisation, one-shot (Wang et al. 2020)",
         reference="Wang, Zhang & Grosse 2020, ICLR", baseline=True)
     register_method(
-        "synflow", score=scores.synflow, kind="iterative", iterations=100, uses_data=False,
+        "synflow", legend_rank=4, score=scores.synflow, kind="iterative", iterations=100, uses_data=False,
         options=_synflow_options, display_name="SynFlow", color="#cc79a7", marker="D",
         description="SynFlow, data-free, 100 iterations (Tanaka et al. 2020)",
         reference="Tanaka, Kunin, Yamins & Ganguli 2020, NeurIPS", baseline=True, cheap=True)
     register_method(
-        "imp", score=None, kind="training-based", warmup_epochs=0, iterations=0, uses_data=False,
+        "imp", legend_rank=1, score=None, kind="training-based", warmup_epochs=0, iterations=0, uses_data=False,
         resolve=_imp_resolve, procedure="imp", display_name="IMP", color="#e69f00", marker="s",
         description="iterative magnitude pruning: train T epochs, prune 20% of survivors, rewind; repeat (Frankle & Carbin 2019)",
         reference="Frankle & Carbin 2019, ICLR", baseline=True)
     register_method(
-        "dense", score=None, kind="dense", warmup_epochs=0, iterations=0, uses_data=False, resolve=_dense_resolve,
+        "dense", legend_rank=7, score=None, kind="dense", warmup_epochs=0, iterations=0, uses_data=False, resolve=_dense_resolve,
         display_name="Dense", color="#000000", marker="*",
         description="no pruning: the dense reference network", baseline=True)
 
 _register_builtins()
-
-DISPLAY_NAMES: Mapping[str, str] = {name: spec.display_name for name, spec in METHODS.items()}

@@ -50,6 +50,31 @@ def temporary_name(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+def check_writable_file(path: str | os.PathLike, what: str = "output file") -> Path:
+    """``ValueError`` unless :func:`atomic_write` can write ``path`` (call before any compute).
+
+    Creates the missing parent folders and probes with the very temporary file the write
+    will use, so a read-only folder, a parent that is a file, a name or path too long for
+    the file system, or a ``path`` that is a folder is reported now, not after the run.
+    ``what`` names the setting in the message (e.g. ``"--output"``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder; give a file path such as {path / 'result.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = temporary_name(path)
+        with open(probe, "x", encoding="utf-8"):
+            pass
+        probe.unlink()
+    except FileExistsError:  # a leftover probe of this process: the folder is writable
+        return path
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ValueError(f"{what} {path} cannot be written ({reason}); choose another location") from None
+    return path
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", fsync: bool = True) -> Iterator[IO]:
     """Open a temporary file next to ``path`` for writing; on success rename it to ``path``.

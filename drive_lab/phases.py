@@ -8,7 +8,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import functools
 import itertools
+import math
 import time
 import warnings
 
@@ -20,12 +22,37 @@ from .masks import Masks
 from .models import build, check_input
 from .results import RunResult
 from .runtime import environment, resolve_device, seed_everything, synchronize
-from .training import evaluate, train
+from .training import TrainingDiverged, evaluate, train
 
 # Scoring batches and the final training draw from their own random streams, so changing
 # N, the number of scoring batches or the pruning method leaves the other streams alone.
 SCORING_STREAM = 1_000_003
 FINAL_TRAINING_STREAM = 2_000_003
+
+
+@functools.lru_cache(maxsize=64)
+def check_model_fits(model_name: str, dataset: str) -> None:
+    """``ValueError`` unless model ``model_name`` accepts ``dataset``'s images.
+
+    Built on PyTorch's meta device (shapes only, no memory, no arithmetic), so checking a
+    VGG-16 costs milliseconds; cached per (model, dataset).
+    """
+    info = data_module.dataset_info(dataset)
+    with torch.device("meta"):
+        model = build(model_name, num_classes=info.num_classes, in_channels=info.in_channels, image_size=info.image_size)
+    check_input(model, info.in_channels, info.image_size, model_name)
+
+
+def check_run(config: RunConfig) -> None:
+    """Every check that can fail before any compute: the config's values (at construction),
+    the device, the model against the data's input size, and the data's presence and
+    size. Raises ``ValueError`` (``DatasetNotFoundError`` for missing files) naming the
+    problem; loads and trains nothing."""
+    config = config.resolved()
+    resolve_device(config.device)
+    check_model_fits(config.model, config.dataset)
+    data_module.check_available(config.dataset, root=config.data_root, download=config.download,
+                                subset=config.subset, test_subset=config.test_subset)
 
 
 def prepare(config: RunConfig):
@@ -85,6 +112,21 @@ def warm_up(model, data, config: RunConfig, generator: torch.Generator):
     return history, {"warmup": time.perf_counter() - start}
 
 
+def check_finite_outcome(model: torch.nn.Module, test_loss: float, config: RunConfig) -> None:
+    """``TrainingDiverged`` when the trained weights or the final test loss are not finite.
+
+    The per-step check in training sees only training losses; a run can still end with
+    non-finite weights (divergence in the very last step) or an infinite test loss. Such
+    a run must never be stored as a result.
+    """
+    finite = torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()
+    if not bool(finite) or not math.isfinite(test_loss):
+        what = "weights" if not bool(finite) else f"test loss ({test_loss})"
+        raise TrainingDiverged(
+            f"{config.method} run diverged: the trained network's {what} are not finite "
+            f"(lr={config.lr}, weight_decay={config.weight_decay}); lower lr or weight_decay")
+
+
 def scoring_batches(data, config: RunConfig) -> list:
     """A fresh list of ``config.score_batches`` training batches from the scoring stream.
 
@@ -127,6 +169,7 @@ def finish(config: RunConfig, device, model, data, masks: Masks, initial_state, 
     else:
         final_loss, final_accuracy = evaluate(model, data)
         best_accuracy = final_accuracy
+    check_finite_outcome(model, final_loss, config)
     return RunResult(
         key=config.key(),
         config=config.to_dict(),

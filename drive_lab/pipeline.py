@@ -20,11 +20,11 @@ from .config import RunConfig
 from .imp import run_imp, run_imp_grid
 from .masks import Masks
 from .methods import PROCEDURE_NAMES, get_method
-from .phases import (FINAL_TRAINING_STREAM, SCORING_STREAM, final_training_generator, finish, prepare,
+from .phases import (FINAL_TRAINING_STREAM, SCORING_STREAM, check_run, final_training_generator, finish, prepare,
                      scoring_batches, scoring_stream, warm_up)
 from .pruning import prune
 from .results import RunResult
-from .runtime import synchronize
+from .runtime import synchronize, torch_threads
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,8 @@ def run(config: RunConfig | None = None, **overrides) -> RunResult:
     config = config or RunConfig()
     if overrides:
         config = config.replace(**overrides)
-    return procedure(config.method).run(config)
+    with torch_threads(config.threads):
+        return procedure(config.method).run(config)
 
 
 def run_scored(config: RunConfig) -> RunResult:
@@ -109,9 +110,10 @@ def warmed_up(config: RunConfig | None = None, **overrides):
     config = config or RunConfig()
     if overrides:
         config = config.replace(**overrides)
-    config, device, model, data = prepare(config)
-    warm_up(model, data, config, torch.Generator().manual_seed(config.seed))
-    return model, data, scoring_batches(data, config)
+    with torch_threads(config.threads):
+        config, device, model, data = prepare(config)
+        warm_up(model, data, config, torch.Generator().manual_seed(config.seed))
+        return model, data, scoring_batches(data, config)
 
 
 
@@ -119,5 +121,5 @@ register_procedure("score", run_scored)
 register_procedure("imp", run_imp, run_imp_grid)
 assert set(PROCEDURES) == set(PROCEDURE_NAMES), "every procedure the registry names is implemented here"
 
-__all__ = ["run", "run_scored", "warmed_up", "prepare", "warm_up", "finish", "Procedure", "PROCEDURES",
+__all__ = ["run", "run_scored", "warmed_up", "check_run", "prepare", "warm_up", "finish", "Procedure", "PROCEDURES",
            "register_procedure", "procedure", "SCORING_STREAM", "FINAL_TRAINING_STREAM"]

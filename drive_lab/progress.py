@@ -1,13 +1,17 @@
 """Progress bars for every long loop, with one library-wide switch.
 
 ``drive_lab.set_progress(False)`` (or the environment variable
-``DRIVE_LAB_PROGRESS=0``) turns every bar off, e.g. for logs or CI.
+``DRIVE_LAB_PROGRESS=0``) turns every bar off, e.g. for logs or CI. When stderr is not a
+terminal (a log file, a pipe, a batch job) and not a notebook, a bar becomes one line
+written when its loop ends, e.g. ``warm-up: 150 steps in 1.2 s (epoch=3/3, train loss=0.41)``.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterable, TypeVar
+import sys
+import time
+from typing import Iterable, Iterator, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -40,8 +44,73 @@ def progress_enabled() -> bool:
     return os.environ.get("DRIVE_LAB_PROGRESS", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
-def progress(iterable: Iterable[T] | None = None, **kwargs) -> tqdm:
-    """``tqdm.auto.tqdm`` that honours the library switch (``disable`` when off)."""
+def _interactive() -> bool:
+    """A terminal or a notebook (where bars redraw in place), not a log file or a pipe."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
+class LineProgress:
+    """The part of tqdm's interface drive_lab uses, reporting one line when the loop ends."""
+
+    def __init__(self, iterable: Iterable | None = None, total: int | None = None, desc: str = "",
+                 unit: str = "it", **_ignored) -> None:
+        self.iterable, self.desc, self.unit = iterable, desc, unit
+        self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+        self.n, self.postfix, self.closed = 0, "", False
+        self.start = time.perf_counter()
+
+    def __iter__(self) -> Iterator:
+        for item in self.iterable:
+            yield item
+            self.n += 1
+        self.close()
+
+    def __enter__(self) -> "LineProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def set_postfix(self, ordered_dict=None, refresh: bool = True, **kwargs) -> None:
+        values = {**dict(ordered_dict or {}), **kwargs}
+        self.postfix = ", ".join(f"{key}={value}" for key, value in values.items())
+
+    def set_postfix_str(self, text: str = "", refresh: bool = True) -> None:
+        self.postfix = str(text)
+
+    def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
+        self.desc = desc or ""
+
+    def refresh(self) -> None:
+        pass
+
+    def write(self, text: str) -> None:
+        print(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.n == 0 and not self.total:
+            return  # an empty loop (e.g. zero warm-up epochs): nothing to report
+        extra = f" ({self.postfix})" if self.postfix else ""
+        print(f"{self.desc}: {self.n} {self.unit}{'' if self.n == 1 else 's'} in "
+              f"{time.perf_counter() - self.start:.1f} s{extra}", file=sys.stderr, flush=True)
+
+
+def progress(iterable: Iterable[T] | None = None, **kwargs) -> tqdm | LineProgress:
+    """``tqdm.auto.tqdm`` that honours the library switch (``disable`` when off); a
+    :class:`LineProgress` (one line per loop) when stderr is not a terminal or notebook."""
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)
+    if progress_enabled() and not _interactive():
+        return LineProgress(iterable, **kwargs)
     return tqdm(iterable, disable=not progress_enabled(), **kwargs)

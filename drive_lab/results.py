@@ -2,11 +2,24 @@
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .paths import atomic_write
+
+
+def strict_json(value):
+    """``value`` with every non-finite float replaced by ``None`` (JSON has no NaN:
+    an epoch whose test set was not evaluated is written as ``null``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
 
 
 @dataclass
@@ -49,12 +62,15 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, values: dict) -> "RunResult":
-        return cls(**values)
+        """The result in ``values``; fields this version does not know (written by a newer
+        one) are ignored, missing required fields raise ``TypeError``."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in values.items() if name in known})
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write JSON atomically (temporary file + rename): no half-written file can exist."""
         with atomic_write(path) as stream:
-            json.dump(self.to_dict(), stream, indent=1)
+            json.dump(strict_json(self.to_dict()), stream, indent=1, allow_nan=False)
         return Path(path)
 
     @classmethod

@@ -1,10 +1,12 @@
 """Compute device, seeding and a record of the software/hardware environment."""
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
 import sys
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -23,6 +25,23 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} was requested but CUDA is not available; valid choices here: 'auto', 'cpu'")
     return dev
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Within the block, torch computes on the CPU with ``count`` intra-op threads.
+
+    CPU floating-point results depend on the thread count (reductions are split
+    differently), so a run pins it; the previous setting is restored afterwards.
+    """
+    previous = torch.get_num_threads()
+    if count != previous:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
 
 
 def seed_everything(seed: int) -> torch.Generator:

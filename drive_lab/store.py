@@ -15,18 +15,23 @@ the run counts as missing, so it is computed again.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
 import json
+import math
 import os
 import re
 import time
 import warnings
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
+
+from filelock import FileLock
 
 from .config import RunConfig
 from .paths import RESULTS_FOLDER as DEFAULT_RESULTS_DIR
-from .paths import default_results_dir
+from .paths import check_writable_file, default_results_dir
 from . import pipeline
 from .results import RunResult
 from .version import __version__
@@ -56,11 +61,20 @@ class ResultStore:
         return self.root / "runs"
 
     @property
+    def locks_dir(self) -> Path:
+        return self.runs_dir / ".locks"
+
+    @property
     def corrupt_dir(self) -> Path:
         return self.runs_dir / "corrupt"
 
     def __repr__(self) -> str:
         return f"ResultStore({str(self.root)!r})"
+
+    def check_writable(self) -> None:
+        """``ValueError`` unless records can be written here (a read-only folder, a file
+        where the folder should be, a path too long); call it before computing anything."""
+        check_writable_file(self.path("0" * 16), f"results folder {self.root}:")
 
     def path(self, config: RunConfig | str) -> Path:
         """Where the record of ``config`` (or of a key) lives, whether or not it exists."""
@@ -144,30 +158,60 @@ class ResultStore:
         """``(result, computed)``: the stored result of ``config``, else ``runner(config)``, stored.
 
         ``runner`` defaults to :func:`drive_lab.pipeline.run`. ``computed`` is ``True`` when
-        the runner was called.
+        the runner was called. The run is claimed first (:meth:`claim`): a second process
+        asking for the same config waits for the first one's result instead of computing it.
         """
-        stored = self.get(config)
-        if stored is not None:
-            return stored, False
-        result = (runner or pipeline.run)(config)  # looked up at call time: patchable
-        if result.key != config.key():
-            raise ValueError(f"the runner returned a result with key {result.key!r} for config key {config.key()!r}")
-        self.put(result)
-        return result, True
+        results, computed = self.get_or_run_many([config], lambda missing: [(runner or pipeline.run)(missing[0])])
+        return results[0], bool(computed)
+
+    def get_or_run_many(self, configs: Sequence[RunConfig],
+                        compute: Callable[[list[RunConfig]], list[RunResult]]) -> tuple[list[RunResult], int]:
+        """``(results, computed)`` for ``configs``: stored ones are read, the missing ones
+        computed together by ``compute(missing) -> results`` (e.g. one IMP trajectory for
+        several sparsities) and stored; all under the claim of every key."""
+        with self.claim(config.key() for config in configs):
+            found = {config.key(): self.get(config) for config in configs}
+            missing = [config for config in configs if found[config.key()] is None]
+            if missing:
+                for config, result in zip(missing, compute(missing), strict=True):
+                    if result.key != config.key():
+                        raise ValueError(f"the runner returned a result with key {result.key!r} "
+                                         f"for config key {config.key()!r}")
+                    self.put(result)
+                    found[config.key()] = result
+        return [found[config.key()] for config in configs], len(missing)
+
+    @contextlib.contextmanager
+    def claim(self, keys: Iterable[str]) -> Iterator[None]:
+        """Hold the per-key locks of ``keys`` for the block (a process waits while another holds one).
+
+        The locks are OS file locks (``filelock``) under ``runs/.locks/``: one left by a
+        killed process is released by the OS with the process, so nothing blocks forever.
+        Keys are locked in sorted order, so two claims never wait on each other in a cycle.
+        """
+        self.locks_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            for key in sorted(set(keys)):
+                stack.enter_context(FileLock(self.locks_dir / f"{key}.lock"))
+            yield
 
     # ------------------------------------------------------------------ helpers
     def _quarantine(self, path: Path, problem: CorruptRecord) -> Path | None:
         """Move a corrupt record to ``runs/corrupt/<name>.<timestamp>`` and warn."""
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        self.corrupt_dir.mkdir(parents=True, exist_ok=True)
         target = self.corrupt_dir / f"{path.name}.{stamp}"
-        n = 1
-        while target.exists():
-            target = self.corrupt_dir / f"{path.name}.{stamp}-{n}"
-            n += 1
         try:
+            self.corrupt_dir.mkdir(parents=True, exist_ok=True)
+            n = 1
+            while target.exists():
+                target = self.corrupt_dir / f"{path.name}.{stamp}-{n}"
+                n += 1
             os.replace(path, target)
         except FileNotFoundError:  # another process moved it already
+            return None
+        except OSError as error:  # a read-only store: leave the record, skip it, say so
+            warnings.warn(f"corrupt result record {path}: {problem}; it could not be moved to {self.corrupt_dir} "
+                          f"({error.strerror or error}), so it stays and is skipped", stacklevel=3)
             return None
         warnings.warn(f"corrupt result record {path}: {problem}; moved to {target}, the run will be recomputed",
                       stacklevel=3)
@@ -175,17 +219,28 @@ class ResultStore:
 
 
 def _read(path: Path) -> dict:
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    """The JSON object in ``path``; ``CorruptRecord`` for anything that is not one
+    (not UTF-8, invalid or too deeply nested JSON, another JSON value)."""
     try:
-        values = json.loads(text)
-    except json.JSONDecodeError as error:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError as error:
+        raise CorruptRecord(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except IsADirectoryError:
+        raise CorruptRecord("a folder, not a record") from None
+    try:
+        values = json.loads(text)  # records of 0.1.0 may hold NaN in their histories: accepted when read
+    except RecursionError:
+        raise CorruptRecord("JSON nested too deeply to be a record") from None
+    except ValueError as error:  # JSONDecodeError and any other decoder complaint
         raise CorruptRecord(f"invalid JSON ({error})") from None
     if not isinstance(values, dict):
         raise CorruptRecord(f"expected a JSON object, found {type(values).__name__}")
     return values
 
 
+_FINITE_FIELDS = ("final_test_accuracy", "best_test_accuracy", "final_test_loss", "density")
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig))
 _FIELD_TYPES = {
     "key": str, "config": dict, "final_test_accuracy": (int, float), "best_test_accuracy": (int, float),
     "final_test_loss": (int, float), "density": (int, float), "kept_weights": int, "prunable_weights": int,
@@ -200,16 +255,24 @@ def _check(path: Path, values: dict, expected_key: str | None) -> RunResult:
     record from another library version).
     """
     try:
-        result = RunResult.from_dict(values)
-    except TypeError as error:  # missing or unknown fields
+        result = RunResult.from_dict(values)  # fields a newer version added are ignored
+    except TypeError as error:  # missing fields
         raise CorruptRecord(f"not a RunResult record ({error})") from None
     for name, kind in _FIELD_TYPES.items():
         value = getattr(result, name)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise CorruptRecord(f"field {name!r} has a {type(value).__name__}, expected {kind}")
+    for name in _FINITE_FIELDS:
+        if not math.isfinite(getattr(result, name)):
+            raise CorruptRecord(f"field {name!r} is {getattr(result, name)}, not a finite number (a diverged run)")
     stem = path.name[: -len(".json")]
     if result.key != stem:
         raise CorruptRecord(f"its key {result.key!r} does not match the file name")
+    newer_fields = sorted(set(result.config) - _CONFIG_FIELDS)
+    if newer_fields:
+        # Written by a newer drive_lab whose config has fields this one lacks: keep it as
+        # it is, under the key that version gave it (store.py never rewrites such records).
+        return result
     try:
         config_key = RunConfig.from_dict(result.config).key()
     except (TypeError, ValueError) as error:

@@ -14,33 +14,28 @@ called again, and a sweep that already finished computes nothing.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import itertools
 import os
+import time
 import typing
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Iterable, Iterator
 
+from . import pipeline
 from .config import RunConfig, parse_value  # noqa: F401  (parse_value: re-exported, it lived here)
+from .phases import check_run
 from .pipeline import procedure
 from .progress import progress
+from .result_frames import COLUMNS, REQUESTED_DEVICE, load_results, results_frame  # noqa: F401  (re-exported)
 from .results import RunResult
 from .store import ResultStore, Runner
 
+POLL_SECONDS = 0.5  # how often futures without as_completed support are polled
+
 if TYPE_CHECKING:
     import pandas
-
-SECONDS = ("warmup", "scoring", "rounds", "pruning", "training", "total")
-# The config field ``device`` (the device asked for) becomes this column; ``device`` is the one used.
-REQUESTED_DEVICE = "requested_device"
-CONFIG_COLUMNS = tuple(REQUESTED_DEVICE if f.name == "device" else f.name for f in dataclasses.fields(RunConfig))
-RESULT_COLUMNS = (
-    "final_test_accuracy", "best_test_accuracy", "final_test_loss", "density", "sparsity_achieved",
-    "kept_weights", "prunable_weights", "collapsed_layers", "n_collapsed", "layer_density",
-    *(f"seconds_{phase}" for phase in SECONDS), "device", "version", "created",
-)
-COLUMNS = ("key", *CONFIG_COLUMNS, *RESULT_COLUMNS)
-
 
 def _field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(RunConfig)]
@@ -93,20 +88,44 @@ def expand_grid(base: RunConfig | None, grid: dict[str, Iterable]) -> list[RunCo
 
 
 def sweep(base_config: RunConfig | None = None, grid: dict[str, Iterable] | None = None,
-          results_dir: str | os.PathLike | None = None, runner: Runner | None = None) -> "pandas.DataFrame":
+          results_dir: str | os.PathLike | None = None, runner: Runner | None = None,
+          executor: Executor | None = None, check: bool = True) -> "pandas.DataFrame":
     """Run every config of the grid that is not stored yet; return their results, one row each.
 
-    ``results_dir``: where records live (default ``$DRIVE_LAB_RESULTS``, else ``results/``);
-    ``runner``: ``config -> RunResult`` (default :func:`drive_lab.run`). Configs that are
-    the same run (same key, e.g. ``warmup_epochs=None`` and the method's default) run once
-    and give one row. If a run raises (or Ctrl-C), the sweep stops with that error and the
-    runs finished so far stay stored: call ``sweep`` again to resume.
+    Args:
+        base_config, grid: the runs, as in :func:`expand_grid`.
+        results_dir: where records live (default ``$DRIVE_LAB_RESULTS``, else ``results/``).
+        runner: ``config -> RunResult`` (default :func:`drive_lab.run`); a custom runner
+            runs every config on its own (no shared IMP trajectories).
+        executor: any ``concurrent.futures.Executor``-style object (``submit(fn, *args)``
+            returning a future with ``result()``): a local process pool
+            (:func:`local_executor`, ``--jobs N``), a Dask ``Client.get_executor()``
+            (:func:`dask_executor`, ``--dask ADDRESS``), a submitit executor (SLURM). The
+            workers write to the same store; ``None`` computes here, one run at a time.
+        check: check every point of the grid (model/input fit, data presence and sizes,
+            devices) and the store's writability before computing the first run.
+
+    Configs that are the same run (same key, e.g. ``warmup_epochs=None`` and the method's
+    default) run once and give one row. Each run is claimed in the store before it is
+    computed, so overlapping sweeps never compute a run twice. If a run raises (or Ctrl-C),
+    the sweep stops with that error and the runs finished so far stay stored: call
+    ``sweep`` again to resume.
 
     The DataFrame has the columns of :func:`load_results`, rows in grid order;
     ``df.attrs`` holds ``computed`` and ``cached`` (how many runs were computed or reused)
     and ``results_dir``.
     """
     configs = expand_grid(base_config, grid or {})
+    varied = [name for name in (grid or {}) if len({getattr(c, name) for c in configs}) > 1]
+    return run_configs(configs, results_dir, runner, executor, check, show=varied)
+
+
+def run_configs(configs: Iterable[RunConfig], results_dir: str | os.PathLike | None = None,
+                runner: Runner | None = None, executor: Executor | None = None, check: bool = True,
+                show: Iterable[str] = ()) -> "pandas.DataFrame":
+    """:func:`sweep` over an explicit list of configs (e.g. several grids at once, so an
+    executor keeps every worker busy); ``show``: config fields named in the progress line."""
+    configs = list(configs)
     store = ResultStore(results_dir)
     unique: dict[str, RunConfig] = {}
     for config in configs:
@@ -120,33 +139,26 @@ def sweep(base_config: RunConfig | None = None, grid: dict[str, Iterable] | None
         else:
             results[key] = stored
     cached, computed = len(results), 0
-    varied = [name for name in (grid or {}) if len({getattr(c, name) for c in configs}) > 1]
     if todo:
+        if check:
+            check_configs(todo)
+        store.check_writable()
+        units = work_units(todo, shared_trajectories=runner is None)
+        varied = list(show)
         bar = progress(total=len(todo), desc=f"sweep ({cached} cached, {len(todo)} to run)", unit="run", leave=True)
         try:
-            for config in todo:
-                if config.key() in results:  # computed with its IMP siblings
-                    continue
-                bar.set_postfix_str(", ".join(f"{name}={getattr(config, name)}" for name in varied), refresh=True)
-                run_grid = procedure(config.method).run_grid if runner is None else None
-                siblings = _sparsity_siblings(config, todo, results) if run_grid else []
-                if len(siblings) > 1:
-                    # One trajectory serves every sparsity of the grid (IMP, method.md).
-                    for sibling, result in zip(siblings, run_grid(config, [c.sparsity for c in siblings])):
-                        store.put(result)
-                        results[sibling.key()] = result
-                        computed += 1
-                        bar.update()
-                    continue
-                result, was_computed = store.get_or_run(config, runner)  # rechecks: a parallel sweep may have done it
-                results[config.key()] = result
-                computed += was_computed
-                cached += not was_computed
-                bar.update()
+            for unit, (unit_results, unit_computed) in _execute(units, store, runner, executor):
+                for config, result in zip(unit, unit_results):
+                    results[config.key()] = result
+                computed += unit_computed
+                cached += len(unit) - unit_computed
+                bar.set_postfix_str(", ".join(f"{name}={getattr(unit[-1], name)}" for name in varied), refresh=False)
+                bar.update(len(unit))
         except BaseException as error:
+            stored_now = sum(1 for config in unique.values() if store.path(config).exists())
             if hasattr(error, "add_note"):
-                error.add_note(f"sweep stopped after {computed} new run(s); {len(results)} of {len(unique)} are stored "
-                               f"in {store.runs_dir}; call sweep again with the same grid to resume")
+                error.add_note(f"sweep stopped after {computed} new run(s); {stored_now} of {len(unique)} runs are "
+                               f"stored in {store.runs_dir}; call sweep again with the same grid to resume")
             raise
         finally:
             bar.close()
@@ -155,59 +167,93 @@ def sweep(base_config: RunConfig | None = None, grid: dict[str, Iterable] | None
     return frame
 
 
-def _sparsity_siblings(config: RunConfig, todo: list[RunConfig], done: dict) -> list[RunConfig]:
+def work_units(todo: list[RunConfig], shared_trajectories: bool = True) -> list[list[RunConfig]]:
+    """``todo`` split into the groups computed together: the sparsities of one IMP
+    trajectory (when the method's procedure has a grid runner), else one run each."""
+    units, placed = [], set()
+    for config in todo:
+        if config.key() in placed:
+            continue
+        unit = [config]
+        if shared_trajectories and procedure(config.method).run_grid is not None:
+            unit = _sparsity_siblings(config, todo, placed)
+        placed.update(c.key() for c in unit)
+        units.append(unit)
+    return units
+
+
+def _sparsity_siblings(config: RunConfig, todo: list[RunConfig], placed: set) -> list[RunConfig]:
     """The configs still to run that differ from ``config`` only in sparsity (``config`` first)."""
     identity = config.replace(sparsity=0.5).key()
-    return [c for c in todo if c.key() not in done and c.replace(sparsity=0.5).key() == identity]
+    return [c for c in todo if c.key() not in placed and c.replace(sparsity=0.5).key() == identity]
 
 
-def load_results(results_dir: str | os.PathLike | None = None) -> "pandas.DataFrame":
-    """All stored runs as a DataFrame, one row per run, oldest first.
-
-    Columns: ``key``; every RunConfig field (the field ``device`` as ``requested_device``);
-    ``final_test_accuracy``, ``best_test_accuracy``, ``final_test_loss``, ``density``,
-    ``sparsity_achieved``, ``kept_weights``, ``prunable_weights``, ``collapsed_layers``
-    (comma-joined, ``""`` if none), ``n_collapsed``, ``layer_density`` (dicts),
-    ``seconds_warmup`` … ``seconds_total``, ``device`` (GPU name, else the torch device
-    used), ``version`` (drive_lab version that computed the run) and ``created``.
-    """
-    frame = results_frame(ResultStore(results_dir).records())
-    if len(frame):
-        frame = frame.sort_values(["created", "key"], kind="stable").reset_index(drop=True)
-    return frame
+def compute_unit(unit: list[RunConfig], results_dir: str, runner: Runner | None = None) -> tuple[list[RunResult], int]:
+    """Compute (or read, if another process stored them meanwhile) one work unit's runs and
+    store them; returns ``(results, computed)``. Runs in a worker process or here."""
+    store = ResultStore(results_dir)
+    if len(unit) > 1:
+        run_grid = procedure(unit[0].method).run_grid
+        return store.get_or_run_many(unit, lambda missing: run_grid(missing[0], [c.sparsity for c in missing]))
+    return store.get_or_run_many(unit, lambda missing: [(runner or pipeline.run)(missing[0])])
 
 
-def results_frame(results: Iterable[RunResult]) -> "pandas.DataFrame":
-    """The :func:`load_results` DataFrame of the given results, in their order."""
-    import pandas
+def _execute(units, store: ResultStore, runner, executor) -> Iterator[tuple[list[RunConfig], tuple]]:
+    """``(unit, (results, computed))`` for every unit, in the order they finish."""
+    if executor is None:
+        for unit in units:
+            yield unit, compute_unit(unit, str(store.root), runner)
+        return
+    futures = [(executor.submit(compute_unit, unit, str(store.root), runner), unit) for unit in units]
+    try:
+        for future, unit in _as_completed(futures):
+            yield unit, future.result()
+    finally:
+        for future, _ in futures:
+            future.cancel()  # on error or Ctrl-C: queued runs never start; finished ones stay stored
 
-    rows = [_row(result) for result in results]
-    if not rows:
-        return pandas.DataFrame({name: pandas.Series(dtype=object) for name in COLUMNS})
-    extra = [name for row in rows for name in row if name not in COLUMNS]  # config fields of other versions
-    columns = list(COLUMNS) + list(dict.fromkeys(extra))
-    return pandas.DataFrame(rows, columns=columns)
+
+def _as_completed(futures: list[tuple]) -> Iterator[tuple]:
+    """The ``(future, unit)`` pairs as their futures finish: ``concurrent.futures`` futures
+    through ``as_completed``, any other kind (submitit jobs) by polling ``done()``."""
+    if all(isinstance(future, concurrent.futures.Future) for future, _ in futures):
+        unit_of = {future: unit for future, unit in futures}
+        for future in concurrent.futures.as_completed(unit_of):
+            yield future, unit_of[future]
+        return
+    pending = list(futures)
+    while pending:
+        finished = [pair for pair in pending if pair[0].done()]
+        for pair in finished:
+            pending.remove(pair)
+            yield pair
+        if not finished:
+            time.sleep(POLL_SECONDS)
 
 
-def _row(result: RunResult) -> dict:
-    row: dict = {"key": result.key}
-    for name, value in result.config.items():
-        row[REQUESTED_DEVICE if name == "device" else name] = value
-    env = result.environment
-    row.update(
-        final_test_accuracy=result.final_test_accuracy,
-        best_test_accuracy=result.best_test_accuracy,
-        final_test_loss=result.final_test_loss,
-        density=result.density,
-        sparsity_achieved=1.0 - result.density,
-        kept_weights=result.kept_weights,
-        prunable_weights=result.prunable_weights,
-        collapsed_layers=",".join(result.collapsed_layers),
-        n_collapsed=len(result.collapsed_layers),
-        layer_density=dict(result.layer_density),
-        **{f"seconds_{phase}": result.seconds.get(phase, float("nan")) for phase in SECONDS},
-        device=env.get("gpu", env.get("device")),
-        version=env.get("drive_lab"),
-        created=result.created,
-    )
-    return row
+def check_configs(configs: Iterable[RunConfig]) -> None:
+    """``ValueError`` listing every config that cannot run (model/input fit, data presence
+    and sizes, device), checked before anything is computed; each distinct check runs once."""
+    problems: dict[str, list[str]] = {}
+    seen: dict[tuple, str | None] = {}
+    for config in configs:
+        resolved = config.resolved()
+        identity = (resolved.model, resolved.dataset, resolved.data_root, resolved.download, resolved.subset,
+                    resolved.test_subset, resolved.device)
+        if identity not in seen:
+            try:
+                check_run(resolved)
+                seen[identity] = None
+            except (ValueError, TypeError, OSError) as error:
+                seen[identity] = str(error).splitlines()[0]
+        if seen[identity] is not None:
+            point = f"model={resolved.model}, dataset={resolved.dataset}"
+            point += "".join(f", {name}={getattr(resolved, name)}" for name in ("subset", "test_subset", "device")
+                             if getattr(resolved, name) != getattr(RunConfig, name, None))
+            problems.setdefault(seen[identity], []).append(point)
+    if problems:
+        lines = [f"{len(points)} grid point(s) cannot run ({'; '.join(dict.fromkeys(points))}): {problem}"
+                 for problem, points in problems.items()]
+        raise ValueError("nothing was computed: " + " | ".join(lines))
+
+

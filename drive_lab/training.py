@@ -130,10 +130,30 @@ def _autocast(device: torch.device):
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
+def check_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, split: str) -> None:
+    """``ValueError`` for an empty split or labels outside ``0 .. classes-1`` of ``model``.
+
+    The number of classes is read from the model's last ``nn.Linear`` (every model of the
+    zoo ends in one); one reduction and one host sync per call, before any step.
+    """
+    if len(x) == 0 or len(y) == 0:
+        raise ValueError(f"the {split} set is empty: nothing to train on or evaluate; check the data and subset sizes")
+    if len(x) != len(y):
+        raise ValueError(f"the {split} set has {len(x)} images but {len(y)} labels")
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if linears:
+        classes = linears[-1].out_features
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= classes:
+            raise ValueError(f"the {split} labels span {low}..{high}, but the model has {classes} outputs "
+                             f"(classes 0..{classes - 1}); build the model with num_classes={high + 1}")
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: ImageData, train: bool = False, batch_size: int = 1000) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of ``model`` on the test set (or the training set)."""
     x_all, y_all = (data.x_train, data.y_train) if train else (data.x_test, data.y_test)
+    check_examples(model, x_all, y_all, "training" if train else "test")
     device = x_all.device
     was_training = model.training
     model.eval()
@@ -183,11 +203,13 @@ def train(
     ``evaluate_every_epoch``, else only after the last).
     """
     optimisation.validate()
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
     history = History()
     if epochs == 0:
         return history
+    check_examples(model, data.x_train, data.y_train, "training")
+    check_examples(model, data.x_test, data.y_test, "test")
     device = data.x_train.device
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     if device.type == "cuda":
@@ -243,6 +265,9 @@ def train(
                         test_loss, test_accuracy,
                         time.perf_counter() - start)
         )
-        bar.set_postfix(loss=f"{history.epochs[-1].train_loss:.3f}", test_acc=f"{test_accuracy:.3f}")
+        postfix = {"epoch": f"{epoch}/{epochs}", "train loss": f"{history.epochs[-1].train_loss:.3f}"}
+        if not math.isnan(test_accuracy):  # the test set is evaluated only where asked
+            postfix["test acc"] = f"{100 * test_accuracy:.2f}%"
+        bar.set_postfix(postfix)
     bar.close()
     return history

@@ -184,26 +184,26 @@ def _check_tiny_fashion(result: ImageData, arrays: dict[str, np.ndarray]):
 
 
 def test_fashion_mnist_from_root(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-such-dir")
+    monkeypatch.setattr(data.fashion_mnist, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-such-dir")
     arrays = _write_tiny_fashion_mnist(tmp_path / "fm")
     _check_tiny_fashion(load("fashion_mnist", root=tmp_path / "fm"), arrays)
 
 
 def test_fashion_mnist_torchvision_layout(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-such-dir")
+    monkeypatch.setattr(data.fashion_mnist, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-such-dir")
     arrays = _write_tiny_fashion_mnist(tmp_path / "root" / "FashionMNIST" / "raw")
     _check_tiny_fashion(load("fashion_mnist", root=str(tmp_path / "root")), arrays)
 
 
 def test_fashion_mnist_from_environment_variable(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-such-dir")
+    monkeypatch.setattr(data.fashion_mnist, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-such-dir")
     arrays = _write_tiny_fashion_mnist(tmp_path / "store" / "fashion_mnist")
     monkeypatch.setenv(data.DATA_ENV_VAR, str(tmp_path / "store"))
     _check_tiny_fashion(load("fashion_mnist"), arrays)
 
 
 def test_fashion_mnist_missing_offline_explains_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-such-dir")
+    monkeypatch.setattr(data.fashion_mnist, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-such-dir")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(FileNotFoundError) as error:
@@ -214,7 +214,7 @@ def test_fashion_mnist_missing_offline_explains_how_to_get_it(tmp_path, monkeypa
 
 
 def test_malformed_idx_file_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-such-dir")
+    monkeypatch.setattr(data.fashion_mnist, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-such-dir")
     folder = tmp_path / "fm"
     _write_tiny_fashion_mnist(folder)
     bad = folder / "t10k-labels-idx1-ubyte"
@@ -358,7 +358,7 @@ def test_tiny_imagenet_folder_and_cache(tmp_path, monkeypatch):
         raise AssertionError("images must come from the cache")
 
     with monkeypatch.context() as patch:
-        patch.setattr(data, "_read_image", refuse)
+        patch.setattr(data.tiny_imagenet, "_read_image", refuse)
         with pytest.warns(UserWarning):
             cached = load("tiny_imagenet", root=root)
     assert torch.equal(cached.x_train, tiny.x_train) and torch.equal(cached.y_test, tiny.y_test)
@@ -376,7 +376,7 @@ def test_tiny_imagenet_read_only_root_skips_cache(tmp_path, monkeypatch):
     def read_only(*args, **kwargs):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(data.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(data.tiny_imagenet, "atomic_write", read_only)
     with pytest.warns(UserWarning):
         tiny = load("tiny_imagenet", root=tmp_path)
     assert tiny.x_train.shape == (6, 3, 64, 64)

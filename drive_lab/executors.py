@@ -1,0 +1,119 @@
+"""Executors for :func:`drive_lab.sweep`: local worker processes, a Dask cluster, SLURM.
+
+A sweep accepts any ``concurrent.futures.Executor``-style object (``submit(fn, *args)``
+returning a future with ``result()``); every worker writes to the same content-addressed
+store, whose per-run claims keep two workers from computing one run. Three ready ways:
+
+Local processes (``python -m drive_lab sweep ... --jobs 2``)::
+
+    from drive_lab.executors import local_executor
+    with local_executor(2) as pool:                 # each worker: cores // 2 torch threads
+        drive_lab.sweep(base, grid, executor=pool)
+
+Dask (``--dask tcp://scheduler:8786``; ``pip install "dask[distributed]"``)::
+
+    from dask.distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as client:
+        drive_lab.sweep(base, grid, executor=client.get_executor())
+    # on a cluster: Client("tcp://scheduler:8786"); every worker needs drive_lab installed
+    # and the same results folder (a shared file system), passed as results_dir=
+
+SLURM through submitit (``pip install submitit``), one job per run::
+
+    import submitit
+    executor = submitit.AutoExecutor(folder="slurm_logs")
+    executor.update_parameters(timeout_min=120, gpus_per_node=1, cpus_per_task=8, slurm_partition="gpu")
+    drive_lab.sweep(base, grid, executor=executor, results_dir="/shared/drive_lab_results")
+
+submitit's jobs are not ``concurrent.futures`` futures; the sweep polls them until done.
+"""
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Iterator
+
+
+def worker_threads(jobs: int, cores: int | None = None) -> int:
+    """torch threads per worker: ``cores // jobs`` (at least 1); more would make the
+    workers' OpenMP threads spin against each other and slow small ops many times."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, jobs))
+
+
+def _start_worker(threads: int, counter, gpus: int) -> None:
+    """Runs once in every worker process before its first run."""
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    if gpus > 0:  # one GPU per worker: set before CUDA initialises in this process
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+    import torch
+
+    from .progress import set_progress
+
+    torch.set_num_threads(threads)
+    set_progress(False)  # the parent reports each finished run
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # no usable CUDA: CPU workers
+        return 0
+
+
+def local_executor(jobs: int, threads: int | None = None) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` worker processes on this machine for :func:`drive_lab.sweep`.
+
+    Each worker uses ``threads`` torch threads (default :func:`worker_threads`); on a
+    machine with several GPUs, worker i uses GPU ``i mod count``. Workers start by
+    spawning a fresh interpreter (safe with CUDA and OpenMP), which costs a few seconds
+    each, once per pool. Use it as a context manager so the workers end with the block.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    context = multiprocessing.get_context("spawn")
+    counter = context.Value("i", 0)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
+                               initargs=(threads or worker_threads(jobs), counter, _gpu_count()))
+
+
+@contextlib.contextmanager
+def dask_executor(address: str) -> Iterator:
+    """A ``concurrent.futures`` executor on the Dask scheduler at ``address``
+    (e.g. ``tcp://127.0.0.1:8786``); the client closes with the block."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError('--dask needs Dask\'s distributed scheduler: pip install "dask[distributed]"') from None
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as error:
+        raise ValueError(f"no Dask scheduler answered at {address!r} ({error}); "
+                         "start one with `dask scheduler` or check the address") from None
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def executor_for(jobs: int = 1, dask: str | None = None) -> Iterator:
+    """The executor the CLI's ``--jobs N`` / ``--dask ADDRESS`` ask for (``None``: serial)."""
+    if dask:
+        with dask_executor(dask) as executor:
+            yield executor
+    elif jobs > 1:
+        with local_executor(jobs) as executor:
+            try:
+                yield executor
+            except BaseException:
+                executor.shutdown(wait=False, cancel_futures=True)
+                raise
+    else:
+        yield None
