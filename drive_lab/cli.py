@@ -131,18 +131,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (the problem and where to read more),
+    not the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .experiments import EXPERIMENTS
     from .presets import PRESETS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m drive_lab",
         description="DRIVE-style pruning experiments. With no flags, `run` prunes a small CNN "
         "on the bundled digits data with DRIVE to 90% sparsity.",
     )
     parser.add_argument("--debug", action="store_true",
                         help=f"show the full traceback of an error (also ${DEBUG_ENV_VAR}=1), for bug reports")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run_parser = sub.add_parser("run", help="run one pruning experiment", description="Run one pruning experiment, print a summary table and write the result JSON.")
     add_config_flags(run_parser)
     run_parser.add_argument("--output", default=None, help="result JSON path (default: <results dir>/runs/<key>.json)")
@@ -222,7 +230,7 @@ def sweep_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         base = config_from_args(args)
         expand_grid(base, grid)
     except (TypeError, ValueError) as error:
-        parser.error(flag_words(str(error)))
+        parser.error(str(error))  # names config fields: the --grid FIELD names
     if args.csv:
         check_writable_file(Path(args.csv), "--csv")
     with executor_for(args.jobs, args.dask) as executor:
@@ -258,8 +266,8 @@ DEBUG_ENV_VAR = "DRIVE_LAB_DEBUG"
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 # Python argument names in library messages, and the flags a command-line user types instead.
-_ARGUMENT_FLAGS = {"root": "--data-root", "download=True": "--download", "download": "--download",
-                   "results_dir": "--results-dir", "tables_dir": "--tables-dir"}
+_ARGUMENT_FLAGS = {"root": "--data-root", "download": "--download", "results_dir": "--results-dir",
+                   "tables_dir": "--tables-dir"}
 
 
 def flag_words(message: str) -> str:
@@ -271,6 +279,7 @@ def flag_words(message: str) -> str:
     names.update(_ARGUMENT_FLAGS)
     pattern = re.compile(r"(?<![\w\-.'\"/])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
                          + r")(?=\b(=| must| takes| has| is|\)|,|;|$))")
+    message = message.replace("download=True", "--download")  # a flag, not a value
     return pattern.sub(lambda match: names[match.group(1)], message)
 
 
@@ -312,6 +321,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, OSError) as error:  # user-caused: bad values, missing data, file system
         if debug:
             raise
-        message = flag_words(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        message = flag_words(" ".join(str(error).split()) or type(error).__name__)  # one line, remedy kept
         print(f"{command_parser.prog}: error: {message}", file=sys.stderr)
         return EXIT_USAGE

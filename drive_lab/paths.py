@@ -59,9 +59,9 @@ def check_writable_file(path: str | os.PathLike, what: str = "output file") -> P
     ``what`` names the setting in the message (e.g. ``"--output"``).
     """
     path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{what} {path} is a folder; give a file path such as {path / 'result.json'}")
     try:
+        if path.is_dir():
+            raise ValueError(f"{what} {path} is a folder; give a file path such as {path / 'result.json'}")
         path.parent.mkdir(parents=True, exist_ok=True)
         probe = temporary_name(path)
         with open(probe, "x", encoding="utf-8"):

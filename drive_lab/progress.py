@@ -58,8 +58,8 @@ class LineProgress:
     """The part of tqdm's interface drive_lab uses, reporting one line when the loop ends."""
 
     def __init__(self, iterable: Iterable | None = None, total: int | None = None, desc: str = "",
-                 unit: str = "it", **_ignored) -> None:
-        self.iterable, self.desc, self.unit = iterable, desc, unit
+                 unit: str = "it", log_each: bool = False, **_ignored) -> None:
+        self.iterable, self.desc, self.unit, self.log_each = iterable, desc, unit, log_each
         self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
         self.n, self.postfix, self.closed = 0, "", False
         self.start = time.perf_counter()
@@ -78,6 +78,10 @@ class LineProgress:
 
     def update(self, n: int = 1) -> None:
         self.n += n
+        if self.log_each and n:
+            extra = f" ({self.postfix})" if self.postfix else ""
+            print(f"{self.desc}: {self.n}/{self.total} {self.unit}s done{extra}, "
+                  f"{time.perf_counter() - self.start:.1f} s", file=sys.stderr, flush=True)
 
     def set_postfix(self, ordered_dict=None, refresh: bool = True, **kwargs) -> None:
         values = {**dict(ordered_dict or {}), **kwargs}
@@ -99,18 +103,24 @@ class LineProgress:
         if self.closed:
             return
         self.closed = True
-        if self.n == 0 and not self.total:
-            return  # an empty loop (e.g. zero warm-up epochs): nothing to report
+        if (self.n == 0 and not self.total) or (self.log_each and self.n):
+            return  # an empty loop (e.g. zero warm-up epochs), or every update was reported already
         extra = f" ({self.postfix})" if self.postfix else ""
         print(f"{self.desc}: {self.n} {self.unit}{'' if self.n == 1 else 's'} in "
               f"{time.perf_counter() - self.start:.1f} s{extra}", file=sys.stderr, flush=True)
 
 
-def progress(iterable: Iterable[T] | None = None, **kwargs) -> tqdm | LineProgress:
+def progress(iterable: Iterable[T] | None = None, log_each: bool = False, **kwargs) -> tqdm | LineProgress:
     """``tqdm.auto.tqdm`` that honours the library switch (``disable`` when off); a
-    :class:`LineProgress` (one line per loop) when stderr is not a terminal or notebook."""
+    :class:`LineProgress` (one line per loop, or per update with ``log_each``) when stderr
+    is not a terminal or notebook."""
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)
     if progress_enabled() and not _interactive():
-        return LineProgress(iterable, **kwargs)
+        return LineProgress(iterable, log_each=log_each, **kwargs)
     return tqdm(iterable, disable=not progress_enabled(), **kwargs)
+
+
+def logging_lines() -> bool:
+    """Whether progress is on and reported as lines (stderr is a log, not a terminal or notebook)."""
+    return progress_enabled() and not _interactive()

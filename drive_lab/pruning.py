@@ -119,7 +119,7 @@ def prune(
     schedule = exponential_schedule(density, iterations, start=masks.density())
     options = dict(score_options or {})
     history = PruningHistory()
-    steps = progress(schedule, desc="pruning", unit="it") if show_progress else schedule
+    steps = progress(schedule, desc="pruning", unit="iteration") if show_progress else schedule
     for k, target in enumerate(steps, start=1):
         synchronize(device)
         start = time.perf_counter()

@@ -87,11 +87,14 @@ class ResultStore:
         path = self.path(config)
         try:
             return _check(path, _read(path), expected_key=config.key())
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # not stored (or no store here yet)
             return None
         except CorruptRecord as problem:
             self._quarantine(path, problem)
             return None
+        except OSError as error:  # e.g. a path too long, no permission to read
+            raise ValueError(f"cannot read the results folder {self.root} ({error.strerror or error}); "
+                             "choose another results folder") from None
 
     def __contains__(self, config: RunConfig) -> bool:
         return self.get(config) is not None

@@ -15,6 +15,7 @@ called again, and a sweep that already finished computes nothing.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -27,7 +28,7 @@ from . import pipeline
 from .config import RunConfig, parse_value  # noqa: F401  (parse_value: re-exported, it lived here)
 from .phases import check_run
 from .pipeline import procedure
-from .progress import progress
+from .progress import logging_lines, progress, progress_disabled
 from .result_frames import COLUMNS, REQUESTED_DEVICE, load_results, results_frame  # noqa: F401  (re-exported)
 from .results import RunResult
 from .store import ResultStore, Runner
@@ -145,15 +146,18 @@ def run_configs(configs: Iterable[RunConfig], results_dir: str | os.PathLike | N
         store.check_writable()
         units = work_units(todo, shared_trajectories=runner is None)
         varied = list(show)
-        bar = progress(total=len(todo), desc=f"sweep ({cached} cached, {len(todo)} to run)", unit="run", leave=True)
+        bar = progress(total=len(todo), desc=f"sweep ({cached} cached, {len(todo)} to run)", unit="run", leave=True,
+                       log_each=True)
+        # In a log, one line per finished run: the runs' own phase lines are left out.
+        quiet_runs = progress_disabled() if logging_lines() else contextlib.nullcontext()
         try:
-            for unit, (unit_results, unit_computed) in _execute(units, store, runner, executor):
-                for config, result in zip(unit, unit_results):
-                    results[config.key()] = result
-                computed += unit_computed
-                cached += len(unit) - unit_computed
-                bar.set_postfix_str(", ".join(f"{name}={getattr(unit[-1], name)}" for name in varied), refresh=False)
-                bar.update(len(unit))
+            with quiet_runs:
+                for unit, (unit_results, unit_computed) in _execute_reporting(units, store, runner, executor,
+                                                                              bar, varied):
+                    for config, result in zip(unit, unit_results):
+                        results[config.key()] = result
+                    computed += unit_computed
+                    cached += len(unit) - unit_computed
         except BaseException as error:
             stored_now = sum(1 for config in unique.values() if store.path(config).exists())
             if hasattr(error, "add_note"):
@@ -213,6 +217,14 @@ def _execute(units, store: ResultStore, runner, executor) -> Iterator[tuple[list
             future.cancel()  # on error or Ctrl-C: queued runs never start; finished ones stay stored
 
 
+def _execute_reporting(units, store, runner, executor, bar, varied) -> Iterator[tuple]:
+    """:func:`_execute`, advancing ``bar`` as each unit finishes."""
+    for unit, outcome in _execute(units, store, runner, executor):
+        bar.set_postfix_str(", ".join(f"{name}={getattr(unit[-1], name)}" for name in varied), refresh=False)
+        bar.update(len(unit))
+        yield unit, outcome
+
+
 def _as_completed(futures: list[tuple]) -> Iterator[tuple]:
     """The ``(future, unit)`` pairs as their futures finish: ``concurrent.futures`` futures
     through ``as_completed``, any other kind (submitit jobs) by polling ``done()``."""
@@ -245,7 +257,7 @@ def check_configs(configs: Iterable[RunConfig]) -> None:
                 check_run(resolved)
                 seen[identity] = None
             except (ValueError, TypeError, OSError) as error:
-                seen[identity] = str(error).splitlines()[0]
+                seen[identity] = " ".join(str(error).split())  # one line, the remedy kept
         if seen[identity] is not None:
             point = f"model={resolved.model}, dataset={resolved.dataset}"
             point += "".join(f", {name}={getattr(resolved, name)}" for name in ("subset", "test_subset", "device")

@@ -104,7 +104,7 @@ _CHECK_EVERY = 25  # steps between NaN checks on a GPU (each check waits for the
 
 
 def _check_finite(losses: torch.Tensor, start: int, stop: int, desc: str, epoch: int, steps_per_epoch: int,
-                  lr: float, bar) -> None:
+                  lr: float, bar, weight_decay: float | None = None) -> None:
     """Raise TrainingDiverged naming the first step in ``start+1..stop`` whose loss is NaN or infinite."""
     finite = torch.isfinite(losses[start:stop])
     if bool(finite.all()):
@@ -113,7 +113,9 @@ def _check_finite(losses: torch.Tensor, start: int, stop: int, desc: str, epoch:
     bar.close()
     raise TrainingDiverged(
         f"{desc}: loss became {float(losses[step - 1])} at epoch {epoch}, step {step}/{steps_per_epoch} "
-        f"(lr {lr:.3g} at the start of the epoch); try a smaller lr"
+        f"(lr {lr:.3g} at the start of the epoch"
+        + (f", weight_decay {weight_decay:.3g}); try a smaller lr or weight_decay" if weight_decay is not None
+           else "); try a smaller lr")
     )
 
 
@@ -244,7 +246,8 @@ def train(
                 loss = F.cross_entropy(logits.float(), y)
             step_losses[step - 1] = loss.detach()
             if step % check_every == 0 or step == steps_per_epoch:
-                _check_finite(step_losses, checked, step, desc, epoch, steps_per_epoch, lr, bar)
+                _check_finite(step_losses, checked, step, desc, epoch, steps_per_epoch, lr, bar,
+                              optimisation.weight_decay)
                 checked = step
             optimiser.zero_grad(set_to_none=True)
             loss.backward()

@@ -41,7 +41,7 @@ def test_environment_yml_matches_pyproject():
 
 def test_runtime_dependencies_are_the_documented_ones():
     names = {re.split(r"[<>=!~ ]", d)[0].lower() for d in pyproject()["project"]["dependencies"]}
-    assert names == {"torch", "torchvision", "matplotlib", "ipywidgets", "tqdm", "pandas", "scikit-learn", "scipy"}
+    assert names == {"torch", "torchvision", "matplotlib", "ipywidgets", "tqdm", "pandas", "scikit-learn", "scipy", "filelock"}
     dev = {re.split(r"[<>=!~ ]", d)[0].lower() for d in pyproject()["project"]["optional-dependencies"]["dev"]}
     assert {"pytest", "nbval", "jupyterlab", "notebook", "playwright"} <= dev
 

@@ -1,0 +1,118 @@
+"""Sweeps on executors: local worker processes and a Dask cluster give the serial records."""
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import Future
+
+import pytest
+
+import drive_lab
+from drive_lab.config import RunConfig
+from drive_lab.executors import local_executor, worker_threads
+from drive_lab.sweep import sweep
+
+BASE = RunConfig(method="drive", model="mlp", dataset="digits", epochs=1, warmup_epochs=0, iterations=2,
+                 subset=300, test_subset=100, device="cpu")
+GRID = {"sparsity": [0.5, 0.9], "seed": [0, 1]}
+OUTCOME = ("final_test_accuracy", "final_test_loss", "kept_weights", "layer_density")
+
+
+@pytest.fixture(autouse=True)
+def quiet():
+    drive_lab.set_progress(False)
+
+
+def _records(folder):
+    records = {}
+    for path in sorted((folder / "runs").glob("*.json")):
+        record = json.loads(path.read_text())
+        records[path.stem] = {name: record[name] for name in OUTCOME}
+    return records
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("serial")
+    frame = sweep(BASE, GRID, results_dir=folder)
+    assert frame.attrs["computed"] == 4
+    return _records(folder)
+
+
+def test_worker_threads_divide_the_cores():
+    assert worker_threads(2, cores=2) == 1 and worker_threads(3, cores=16) == 5 and worker_threads(8, cores=2) == 1
+
+
+def test_local_workers_give_the_serial_records(tmp_path, serial):
+    with local_executor(2) as pool:
+        frame = sweep(BASE, GRID, results_dir=tmp_path, executor=pool)
+    assert frame.attrs["computed"] == 4 and len(frame) == 4
+    assert _records(tmp_path) == serial
+    with local_executor(2) as pool:  # everything stored: nothing is submitted
+        assert sweep(BASE, GRID, results_dir=tmp_path, executor=pool).attrs["computed"] == 0
+
+
+def test_cli_jobs_two(tmp_path, serial):
+    completed = subprocess.run(
+        [sys.executable, "-m", "drive_lab", "sweep", "--model", "mlp", "--epochs", "1", "--warmup-epochs", "0",
+         "--iterations", "2", "--subset", "300", "--test-subset", "100", "--device", "cpu", "--jobs", "2",
+         "--grid", "sparsity=0.5,0.9", "seed=0,1", "--results-dir", str(tmp_path), "--quiet"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "DRIVE_LAB_PROGRESS": "0"})
+    assert completed.returncode == 0, completed.stderr
+    assert "4 computed" in completed.stdout and _records(tmp_path) == serial
+
+
+class PollOnly:
+    """An executor whose futures only offer done()/result(), like submitit's jobs."""
+
+    class Job:
+        def __init__(self, future):
+            self.future = future
+
+        def done(self):
+            return self.future.done()
+
+        def result(self):
+            return self.future.result()
+
+        def cancel(self):
+            return self.future.cancel()
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def submit(self, fn, *args):
+        return self.Job(self.inner.submit(fn, *args))
+
+
+def test_any_executor_with_submit_and_result(tmp_path, serial):
+    with local_executor(2) as pool:
+        frame = sweep(BASE, GRID, results_dir=tmp_path, executor=PollOnly(pool))
+    assert frame.attrs["computed"] == 4 and _records(tmp_path) == serial
+    assert not isinstance(PollOnly(pool).Job(Future()), Future)
+
+
+def test_dask_local_cluster_gives_the_serial_records(tmp_path, serial):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        frame = sweep(BASE, GRID, results_dir=tmp_path, executor=client.get_executor())
+        assert frame.attrs["computed"] == 4 and _records(tmp_path) == serial
+        # the CLI's --dask ADDRESS reaches the same scheduler
+        completed = subprocess.run(
+            [sys.executable, "-m", "drive_lab", "sweep", "--model", "mlp", "--epochs", "1", "--warmup-epochs", "0",
+             "--iterations", "2", "--subset", "300", "--test-subset", "100", "--device", "cpu",
+             "--dask", cluster.scheduler_address, "--grid", "sparsity=0.5,0.9", "seed=0,1,2",
+             "--results-dir", str(tmp_path), "--quiet"],
+            capture_output=True, text=True, timeout=300)
+        assert completed.returncode == 0, completed.stderr
+        assert "2 computed, 4 from the store" in completed.stdout
+
+
+def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path):
+    pytest.importorskip("distributed")
+    completed = subprocess.run(
+        [sys.executable, "-m", "drive_lab", "sweep", "--epochs", "0", "--dask", "tcp://127.0.0.1:9",
+         "--results-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2 and "no Dask scheduler answered" in completed.stderr
+    assert "Traceback" not in completed.stderr
