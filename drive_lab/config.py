@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 
 from .data import DATASETS
 from .methods import METHODS, get_method, method_specific_fields
-from .models import MODELS
+from .models import INITS, MODELS
 from .pruning import IMP_PRUNE_FRACTION, imp_rounds
 from .scores.drive import COMBINATIONS
 from .training import LR_SCHEDULES, Optimisation
 from .version import RESULTS_SCHEMA
 
 REWIND_CHOICES = ("none", "init")
+SCORE_MODES = ("eval", "train")
 
 # The fields of results schema 1 and the label its key hash has always carried. Schema 1's
 # key hashes these fields (defaults included) exactly as drive_lab 0.1.0 did, so every run
@@ -37,6 +38,11 @@ _SCHEMA_1_FIELDS = (
 _SCHEMA_LABELS = {1: "0.1.0"}
 # Fields that never change what a run computes (where it ran), left out of the key.
 _UNKEYED_FIELDS = ("device",)
+# What runs stored before a field existed were computed with: a later field enters the
+# key only when it differs from this (its default where not listed), so those runs keep
+# their keys while a new default that changes the results gets keys of its own.
+# None means "does not apply to this method" (after resolved()) and is never hashed.
+LEGACY_VALUES = {"init": "legacy", "threads": 1, "score_mode": "train", "score_per_class": 0}
 
 
 def _help(text: str, **kwargs) -> dict:
@@ -54,7 +60,7 @@ class RunConfig:
     warmup_epochs: int | None = field(default=None, **_help("dense training epochs before pruning, E (default: the method's; DRIVE 3)"))
     iterations: int | None = field(default=None, **_help("pruning iterations, N (default: the method's; DRIVE 100, SynFlow 100, "
                                                          "others 1); ignored by imp (rounds follow from the sparsity) and dense"))
-    score_batches: int = field(default=1, **_help("mini-batches scored per pruning iteration"))
+    score_batches: int = field(default=1, **_help("mini-batches scored per pruning iteration (when score_per_class is unset)"))
     epochs: int = field(default=10, **_help("training epochs after pruning, T"))
     batch_size: int = field(default=64, **_help("examples per training and scoring batch"))
     lr: float = field(default=0.05, **_help("peak learning rate (SGD)"))
@@ -74,6 +80,15 @@ class RunConfig:
     data_root: str | None = field(default=None, **_help("folder holding the dataset's files"))
     download: bool = field(default=False, **_help("allow downloading the dataset"))
     device: str = field(default="auto", **_help("compute device: auto, cpu, cuda, cuda:N"))
+    score_mode: str | None = field(default=None, **_help("network mode while scoring: eval (BatchNorm uses its running "
+                                                         "statistics) or train (batch statistics); default: the method's "
+                                                         "(SNIP eval, GraSP and DRIVE train)"))
+    score_per_class: int | None = field(default=None, **_help("score each iteration on this many examples of every class; "
+                                                             "0 = on score_batches batches of batch_size (default: the "
+                                                             "method's; SNIP and GraSP 10 as their reference code, others 0)"))
+    init: str = field(default="reference", **_help("weight initialisation: reference = Kaiming fan-in on every conv and "
+                                                  "linear weight (open_lth, Synaptic-Flow); legacy = drive_lab 0.1.0's "
+                                                  "(conv fan-out, PyTorch's default for linear layers)"))
     threads: int = field(default=1, **_help("torch CPU threads the run computes with; CPU results depend on it "
                                             "(reductions split differently), so it is part of the run's key"))
 
@@ -95,11 +110,16 @@ class RunConfig:
         choose("combine", self.combine, COMBINATIONS)
         choose("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         choose("rewind", self.rewind, REWIND_CHOICES)
+        choose("init", self.init, INITS)
+        if self.score_mode is not None:
+            choose("score_mode", self.score_mode, SCORE_MODES)
+        if self.score_per_class is not None and self.score_per_class < 0:
+            raise ValueError(f"score_per_class must be >= 0 (0: batches) or None, got {self.score_per_class}")
         dense = not spec.prunes
         if (isinstance(self.sparsity, bool) or not isinstance(self.sparsity, (int, float))
                 or not (0 <= self.sparsity < 1 if dense else 0 < self.sparsity < 1)):
             raise ValueError(f"sparsity must be a number strictly between 0 and 1 (e.g. 0.9 keeps 10% of the weights), got {self.sparsity!r}")
-        for name in ("warmup_epochs", "iterations", "subset", "test_subset"):
+        for name in ("warmup_epochs", "iterations", "subset", "test_subset", "score_per_class"):
             value = getattr(self, name)
             if value is not None and not _is_int(value):
                 raise ValueError(f"{name} must be an integer or None, got {value!r}")
@@ -141,6 +161,13 @@ class RunConfig:
         spec = get_method(self.method)
         changes = {"warmup_epochs": spec.warmup_epochs if self.warmup_epochs is None else self.warmup_epochs,
                    "iterations": spec.iterations if self.iterations is None else self.iterations}
+        if not spec.scores_with_data:  # the mode and the scoring set mean nothing to this method
+            changes.update(score_mode=None, score_per_class=None, score_batches=1)
+        else:
+            changes["score_mode"] = spec.score_mode if self.score_mode is None else self.score_mode
+            changes["score_per_class"] = spec.score_per_class if self.score_per_class is None else self.score_per_class
+            if changes["score_per_class"]:
+                changes["score_batches"] = 1  # the per-class set replaces the batches
         changes.update(spec.resolve(self))
         defaults = _defaults(type(self))
         for name in method_specific_fields():
@@ -225,7 +252,8 @@ def key_content(config: RunConfig) -> dict:
     defaults = _defaults(type(config))
     content = {name: values[name] for name in _SCHEMA_1_FIELDS}
     content.update({name: value for name, value in values.items()
-                    if name not in _SCHEMA_1_FIELDS and name not in _UNKEYED_FIELDS and value != defaults[name]})
+                    if name not in _SCHEMA_1_FIELDS and name not in _UNKEYED_FIELDS and value is not None
+                    and value != LEGACY_VALUES.get(name, defaults[name])})
     return {"config": content, "version": _SCHEMA_LABELS[RESULTS_SCHEMA]}
 
 

@@ -60,6 +60,11 @@ class MethodSpec:
         warmup_epochs: default E (dense epochs before pruning).
         iterations: default N (1 = one-shot).
         uses_data: whether scoring consumes training batches.
+        score_mode: the network's mode while it is scored, ``"eval"`` (BatchNorm uses its
+            running statistics) or ``"train"`` (batch statistics), when the config leaves
+            it unset; the reference code's choice for each baseline.
+        score_per_class: the default scoring set: this many examples of every class per
+            iteration (0: ``score_batches`` batches of ``batch_size``).
         config_fields: method-specific :class:`~drive_lab.config.RunConfig` fields this
             method reads; other methods' specific fields are reset to their defaults by
             ``RunConfig.resolved()``, so they never split one run into several keys.
@@ -82,6 +87,8 @@ class MethodSpec:
     warmup_epochs: int = 0
     iterations: int = 1
     uses_data: bool = True
+    score_mode: str = "train"
+    score_per_class: int = 0
     config_fields: tuple[str, ...] = ()
     options: Callable[[Any], dict] = _no_options
     resolve: Callable[[Any], dict] = _no_changes
@@ -115,6 +122,11 @@ class MethodSpec:
     @property
     def prunes(self) -> bool:
         return self.kind != "dense"
+
+    @property
+    def scores_with_data(self) -> bool:
+        """Whether its score reads training data, so the scoring mode and set apply to it."""
+        return self.uses_data and self.prunes and self.procedure == "score"
 
 
 METHODS: dict[str, MethodSpec] = {}
@@ -249,11 +261,15 @@ def _register_builtins() -> None:
         display_name="Magnitude", color="#56b4e9", marker="P",
         description="|θ|, one-shot, at initialisation unless given warm-up epochs", baseline=True)
     register_method(
-        "snip", legend_rank=2, score=scores.snip, kind="one-shot", display_name="SNIP", color="#0072b2", marker="^",
+        "snip", legend_rank=2, score=scores.snip, kind="one-shot",
+        score_mode="eval", score_per_class=10,  # Lee et al.'s and Synaptic-Flow's code
+        display_name="SNIP", color="#0072b2", marker="^",
         description="SNIP |θ·g| at initialisation, one-shot (Lee et al. 2019)",
         reference="Lee, Ajanthan & Torr 2019, ICLR", baseline=True, cheap=True)
     register_method(
-        "grasp", legend_rank=3, score=scores.grasp, kind="one-shot", display_name="GraSP", color="#009e73", marker="v",
+        "grasp", legend_rank=3, score=scores.grasp, kind="one-shot",
+        score_mode="train", score_per_class=10,  # Wang et al.'s code
+        display_name="GraSP", color="#009e73", marker="v",
         description="GraSP θ·Hg at initialisation, one-shot (Wang et al. 2020)",
         reference="Wang, Zhang & Grosse 2020, ICLR", baseline=True)
     register_method(

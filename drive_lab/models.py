@@ -21,13 +21,18 @@ Choices that hold for every model:
   plots: ``features.0.weight``, ``layer1.0.conv1.weight``, ``classifier.weight``.
 * ``nn.ReLU`` is never in-place: pruning scores often hook activations, and
   in-place ReLUs break backward hooks.
-* Initialisation: every ``nn.Conv2d`` weight is ``kaiming_normal_(mode="fan_out",
-  nonlinearity="relu")`` with biases (where present) set to 0; every BatchNorm has
-  weight 1 and bias 0; ``nn.Linear`` keeps PyTorch's default init.
-  Builds draw from torch's global RNG, so ``torch.manual_seed`` before
-  :func:`build` makes them reproducible.
+* Initialisation (``init``, :data:`INITS`): ``"reference"`` (default) draws every
+  ``nn.Conv2d`` and ``nn.Linear`` weight from ``kaiming_normal_`` (fan-in, ReLU gain),
+  as open_lth's and Synaptic-Flow's CIFAR models do; ``"legacy"`` is drive_lab 0.1.0's:
+  conv weights Kaiming fan-out, ``nn.Linear`` left at PyTorch's default (uniform, much
+  smaller than the convs' weights, so magnitude pruning empties the classifier first).
+  Either way biases are 0 and every BatchNorm has weight 1 and bias 0. Builds draw from
+  torch's global RNG, so ``torch.manual_seed`` before :func:`build` makes them reproducible.
 """
 from __future__ import annotations
+
+import contextlib
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -284,14 +289,15 @@ class ResNet18CIFAR(nn.Module):
 # --------------------------------------------------------------------------- building
 
 
-def _init_weights(model: nn.Module) -> None:
-    """Kaiming-normal (fan_out, ReLU) conv weights with zero biases; BN weight 1, bias 0.
+INITS = ("reference", "legacy")
 
-    Linear layers keep PyTorch's default init.
-    """
+
+def _init_weights(model: nn.Module, init: str = "reference") -> None:
+    """Initialise ``model`` in place by scheme ``init`` (see the module docstring)."""
     for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if isinstance(module, nn.Conv2d) or (init == "reference" and isinstance(module, nn.Linear)):
+            mode = "fan_in" if init == "reference" else "fan_out"
+            nn.init.kaiming_normal_(module.weight, mode=mode, nonlinearity="relu")
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.BatchNorm2d):
@@ -299,7 +305,7 @@ def _init_weights(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-def _construct(name: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:
+def _construct(name: str, num_classes: int, in_channels: int, image_size: int, init: str = "reference") -> nn.Module:
     """Instantiate and initialise model ``name`` (arguments already validated).
 
     Raises :class:`_InputTooSmall` where the size is fixed at build time and too small.
@@ -314,8 +320,21 @@ def _construct(name: str, num_classes: int, in_channels: int, image_size: int) -
         model = VGG16BN(num_classes, in_channels)
     else:
         model = ResNet18CIFAR(num_classes, in_channels)
-    _init_weights(model)
+    _init_weights(model, init)
     return model
+
+
+@contextlib.contextmanager
+def mode(model: nn.Module, training: bool) -> Iterator[nn.Module]:
+    """Within the block ``model`` is in training (``True``) or eval mode; afterwards every
+    submodule's own flag is restored (a model may mix modes, e.g. frozen BatchNorms)."""
+    flags = [(module, module.training) for module in model.modules()]
+    model.train(training)
+    try:
+        yield model
+    finally:
+        for module, flag in flags:
+            module.training = flag
 
 
 def _check_int(label: str, value: object, minimum: int) -> None:
@@ -329,7 +348,8 @@ def _check_name(name: object) -> None:
         raise ValueError(f"unknown model {name!r}; valid choices: {', '.join(MODELS)}")
 
 
-def build(name: str, num_classes: int = 10, in_channels: int = 1, image_size: int = 28) -> nn.Module:
+def build(name: str, num_classes: int = 10, in_channels: int = 1, image_size: int = 28,
+          init: str = "reference") -> nn.Module:
     """Build model ``name`` (one of :data:`MODELS`) with fresh float32 weights.
 
     Args:
@@ -338,6 +358,7 @@ def build(name: str, num_classes: int = 10, in_channels: int = 1, image_size: in
         in_channels: image channels, ``>= 1`` (default 1, e.g. Fashion-MNIST).
         image_size: side of the square input images, ``>= 1`` (default 28).
             ``mlp`` and ``alexnet`` are sized for exactly this; the others adapt.
+        init: initialisation scheme, one of :data:`INITS` (default ``"reference"``).
 
     Returns:
         A module in training mode mapping ``(B, in_channels, image_size, image_size)``
@@ -353,8 +374,10 @@ def build(name: str, num_classes: int = 10, in_channels: int = 1, image_size: in
     _check_int("num_classes", num_classes, 2)
     _check_int("in_channels", in_channels, 1)
     _check_int("image_size", image_size, 1)
+    if init not in INITS:
+        raise ValueError(f"unknown init={init!r}; valid choices: {', '.join(INITS)}")
     try:
-        model = _construct(name, num_classes, in_channels, image_size)
+        model = _construct(name, num_classes, in_channels, image_size, init)
     except _InputTooSmall as err:
         raise ValueError(_input_error(name, in_channels, image_size, str(err), built_for_size=False)) from None
     # Guard against a changed torch default dtype: the library assumes float32.

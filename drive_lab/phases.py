@@ -65,7 +65,8 @@ def prepare(config: RunConfig):
     device = resolve_device(config.device)
     info = data_module.dataset_info(config.dataset)
     seed_everything(config.seed)
-    model = build(config.model, num_classes=info.num_classes, in_channels=info.in_channels, image_size=info.image_size)
+    model = build(config.model, num_classes=info.num_classes, in_channels=info.in_channels, image_size=info.image_size,
+                  init=config.init)
     check_input(model, info.in_channels, info.image_size, config.model)
     data = data_module.load(
         config.dataset, root=config.data_root, subset=config.subset, test_subset=config.test_subset,
@@ -73,7 +74,8 @@ def prepare(config: RunConfig):
     )
     if data.num_classes != info.num_classes:  # e.g. a partial Tiny ImageNet folder
         seed_everything(config.seed)
-        model = build(config.model, num_classes=data.num_classes, in_channels=info.in_channels, image_size=info.image_size)
+        model = build(config.model, num_classes=data.num_classes, in_channels=info.in_channels,
+                      image_size=info.image_size, init=config.init)
     model = model.to(device)
     _prime(model, data, config.batch_size)
     return config, device, model, data
@@ -128,12 +130,22 @@ def check_finite_outcome(model: torch.nn.Module, test_loss: float, config: RunCo
 
 
 def scoring_batches(data, config: RunConfig) -> list:
-    """A fresh list of ``config.score_batches`` training batches from the scoring stream.
+    """The first scoring set of a run: what :func:`scoring_source` gives on its first call."""
+    return scoring_source(data, config)()
 
-    Each call starts the stream again from the run's seed (what :func:`warmed_up` gives);
-    use :func:`scoring_stream` for successive batches across iterations.
+
+def scoring_source(data, config: RunConfig):
+    """``() -> [(x, y), ...]``: a fresh scoring set per call, from the run's own random stream.
+
+    ``config.score_per_class`` > 0: one batch of that many examples of every class
+    (:meth:`~drive_lab.data.ImageData.balanced_batch`); else ``config.score_batches``
+    successive batches of ``config.batch_size``.
     """
-    return list(itertools.islice(scoring_stream(data, config), config.score_batches))
+    generator = torch.Generator().manual_seed(config.seed + SCORING_STREAM)
+    if config.score_per_class:
+        return lambda: [data.balanced_batch(config.score_per_class, generator)]
+    stream = data.stream(config.batch_size, generator)
+    return lambda: list(itertools.islice(stream, config.score_batches))
 
 
 def scoring_stream(data, config: RunConfig):

@@ -8,7 +8,6 @@ with :func:`register_procedure`.
 from __future__ import annotations
 
 import copy
-import itertools
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,8 +19,9 @@ from .config import RunConfig
 from .imp import run_imp, run_imp_grid
 from .masks import Masks
 from .methods import PROCEDURE_NAMES, get_method
+from . import models
 from .phases import (FINAL_TRAINING_STREAM, SCORING_STREAM, check_run, final_training_generator, finish, prepare,
-                     scoring_batches, scoring_stream, warm_up)
+                     scoring_batches, scoring_source, scoring_stream, warm_up)
 from .pruning import prune
 from .results import RunResult
 from .runtime import synchronize, torch_threads
@@ -82,13 +82,13 @@ def run_scored(config: RunConfig) -> RunResult:
     initial_state = copy.deepcopy(model.state_dict()) if config.rewind == "init" else None
     warmup_history, seconds = warm_up(model, data, config, generator)
 
-    stream = scoring_stream(data, config)
-    batches = (lambda: list(itertools.islice(stream, config.score_batches))) if spec.uses_data else None
+    batches = scoring_source(data, config) if spec.uses_data else None
     start = time.perf_counter()
     if not spec.prunes:
         masks, pruning_history = Masks.ones(model), []
     else:
-        with warnings.catch_warnings():
+        # Scores see the network in the run's scoring mode (BatchNorm running or batch statistics).
+        with warnings.catch_warnings(), models.mode(model, training=config.score_mode != "eval"):
             warnings.simplefilter("ignore")  # collapse is reported once, in finish(), with the run's context
             masks, history = prune(model, spec.score, batches, 1.0 - config.sparsity, config.iterations,
                                    score_options=spec.options(config))

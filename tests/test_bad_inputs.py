@@ -156,7 +156,7 @@ def test_records_of_a_newer_version_are_kept(tmp_path):
     path = _store_one(tmp_path)
     record = json.loads(path.read_text())
     record["new_result_field"] = [1, 2, 3]
-    record["config"]["score_mode"] = "eval"  # a config field this version does not know
+    record["config"]["future_field"] = "eval"  # a config field this version does not know
     newer = path.with_name("e" * 16 + ".json")
     record["key"] = newer.stem
     newer.write_text(json.dumps(record))

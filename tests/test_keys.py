@@ -9,7 +9,7 @@ import pytest
 
 import drive_lab
 from drive_lab import version
-from drive_lab.config import RunConfig, key_content, parse_value
+from drive_lab.config import LEGACY_VALUES, RunConfig, key_content, parse_value
 
 TABLES = sorted((Path(__file__).resolve().parents[1] / "results").glob("*/*.csv"))
 TABLES = [path for path in TABLES if path.parent.name != "benchmarks"]
@@ -20,7 +20,9 @@ def _config_of(row: dict) -> RunConfig:
     values = {}
     for name in FIELDS:
         column = "requested_device" if name == "device" else name
-        if column not in row:  # a field added after the table was written: its default
+        if column not in row:  # a field added after the table was written: what those runs used
+            if name in LEGACY_VALUES:
+                values[name] = LEGACY_VALUES[name]
             continue
         text = row[column]
         values[name] = None if text == "" else parse_value(name, text)
@@ -41,10 +43,22 @@ def test_key_is_the_schema_one_hash_written_out_by_hand():
     by 0.1.0 (all its fields but the device) and the schema's label."""
     header = TABLES[0].read_text(encoding="utf-8").splitlines()[0].split(",")
     old_fields = header[1: header.index("requested_device")]
-    config = RunConfig(method="snip", sparsity=0.95, seed=3)
+    config = RunConfig(method="snip", sparsity=0.95, seed=3, **LEGACY_VALUES)  # what 0.1.0 computed
     fields = {name: getattr(config.resolved(), name) for name in old_fields}
     blob = json.dumps({"config": fields, "version": "0.1.0"}, sort_keys=True)
     assert config.key() == hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def test_a_new_default_that_changes_results_gets_new_keys():
+    """The reference initialisation changed what a default run computes: its key moved,
+    while a run asking for 0.1.0's initialisation keeps 0.1.0's key."""
+    header = TABLES[0].read_text(encoding="utf-8").splitlines()[0].split(",")
+    old_fields = header[1: header.index("requested_device")]
+    legacy = RunConfig(init="legacy")
+    blob = json.dumps({"config": {name: getattr(legacy.resolved(), name) for name in old_fields},
+                       "version": "0.1.0"}, sort_keys=True)
+    assert legacy.key() == hashlib.sha256(blob.encode()).hexdigest()[:16] != RunConfig().key()
+    assert key_content(RunConfig())["config"]["init"] == "reference"
 
 
 def test_key_does_not_depend_on_the_package_version(monkeypatch):
@@ -56,13 +70,13 @@ def test_key_does_not_depend_on_the_package_version(monkeypatch):
 
 def test_adding_a_field_with_a_default_leaves_old_keys_unchanged():
     Extended = dataclasses.make_dataclass(
-        "Extended", [("score_mode", str, dataclasses.field(default="eval"))], bases=(RunConfig,), frozen=True)
+        "Extended", [("future_field", str, dataclasses.field(default="eval"))], bases=(RunConfig,), frozen=True)
     for changes in ({}, {"method": "snip", "sparsity": 0.98}, {"method": "imp", "seed": 2}, {"method": "dense"}):
         assert Extended(**changes).key() == RunConfig(**changes).key()
-    changed = Extended(score_mode="train")
+    changed = Extended(future_field="train")
     assert changed.key() != RunConfig().key()
-    assert key_content(changed)["config"]["score_mode"] == "train"
-    assert "score_mode" not in key_content(Extended())["config"]
+    assert key_content(changed)["config"]["future_field"] == "train"
+    assert "future_field" not in key_content(Extended())["config"]
 
 
 def test_device_and_other_methods_fields_do_not_split_a_run():

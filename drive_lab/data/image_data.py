@@ -189,6 +189,28 @@ class ImageData:
         while True:
             yield from self.epoch(batch_size, generator, train=True, shuffle=True, drop_last=drop_last)
 
+    def balanced_batch(self, per_class: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch of ``per_class`` random examples of every class (augmented if :attr:`augment`).
+
+        Returns ``(x, y)``: ``x`` float32 ``(per_class * classes, C, H, W)``, ``y`` int64,
+        grouped by class. The examples of each class are drawn without replacement from
+        ``generator`` (a CPU ``torch.Generator``); a class with fewer examples gives all
+        it has. This is the scoring set of the SNIP/GraSP reference code (10 per class).
+        """
+        per_class = check_positive_int(per_class, "per_class")
+        labels = self.y_train.cpu()
+        order = torch.randperm(labels.shape[0], generator=generator)
+        shuffled = labels[order]
+        by_class = torch.argsort(shuffled, stable=True)  # classes in order, random within each class
+        sorted_labels = shuffled[by_class]
+        first = torch.searchsorted(sorted_labels, sorted_labels, side="left")
+        rank = torch.arange(labels.shape[0]) - first  # position within its class
+        index = order[by_class[rank < per_class]].to(self.x_train.device)
+        x, y = self.x_train[index], self.y_train[index]
+        if self.augment:
+            x = augment_batch(x, generator)
+        return x, y
+
     def to(self, device: str | torch.device) -> "ImageData":
         """A copy with every tensor on ``device`` (``"auto"`` picks CUDA when present)."""
         target = resolve_device(device)

@@ -1,0 +1,98 @@
+#!/usr/bin/env python
+"""Wall time of one sweep of small runs: serial, ``--jobs N`` local workers, a Dask LocalCluster.
+
+    python benchmarks/bench_sweep.py                    # 8 runs, 2 workers, writes results/benchmarks/sweep-cpu.json
+
+Each variant is the whole ``python -m drive_lab sweep`` process (start-up included) on a
+fresh temporary store, so nothing is reused between them; the records of every variant
+are compared with the serial ones (they must be identical: same keys, same numbers).
+Benchmark on a quiet machine: another busy process on the same cores distorts the ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from drive_lab.runtime import environment, resolve_device  # noqa: E402
+
+
+def sweep_command(store: Path, args, extra: list[str]) -> list[str]:
+    seeds = ",".join(str(seed) for seed in range(args.runs))
+    return [sys.executable, "-m", "drive_lab", "sweep", "--model", args.model, "--dataset", args.dataset,
+            "--epochs", str(args.epochs), "--warmup-epochs", "1", "--iterations", str(args.iterations),
+            "--subset", str(args.subset), "--test-subset", "1000", "--device", "cpu", "--quiet",
+            "--results-dir", str(store), "--grid", f"seed={seeds}", *extra]
+
+
+def records(store: Path) -> dict:
+    out = {}
+    for path in sorted((store / "runs").glob("*.json")):
+        record = json.loads(path.read_text())
+        out[path.stem] = (record["final_test_accuracy"], record["final_test_loss"], record["kept_weights"])
+    return out
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DRIVE_LAB_PROGRESS": "0"})
+    seconds = time.perf_counter() - start
+    if completed.returncode != 0:
+        raise SystemExit(f"failed: {shlex.join(command)}\n{completed.stderr}")
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=8, help="runs in the sweep (seeds 0..runs-1)")
+    parser.add_argument("--jobs", type=int, default=2, help="local workers / Dask workers")
+    parser.add_argument("--model", default="mlp")
+    parser.add_argument("--dataset", default="fashion_mnist")
+    parser.add_argument("--subset", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask variant")
+    parser.add_argument("--output", default=str(ROOT / "results" / "benchmarks" / "sweep-cpu.json"))
+    args = parser.parse_args(argv)
+
+    figures: dict = {}
+    with tempfile.TemporaryDirectory(prefix="drive_lab_bench_sweep_") as tmp:
+        tmp = Path(tmp)
+        serial_store, jobs_store, dask_store = tmp / "serial", tmp / "jobs", tmp / "dask"
+        figures["serial_s"] = timed(sweep_command(serial_store, args, []))
+        print(f"serial: {figures['serial_s']:.1f} s", flush=True)
+        figures["jobs_s"] = timed(sweep_command(jobs_store, args, ["--jobs", str(args.jobs)]))
+        print(f"--jobs {args.jobs}: {figures['jobs_s']:.1f} s", flush=True)
+        reference = records(serial_store)
+        figures["jobs_records_identical"] = records(jobs_store) == reference
+        if not args.no_dask:
+            from distributed import LocalCluster
+
+            with LocalCluster(n_workers=args.jobs, threads_per_worker=1, host="127.0.0.1",
+                              dashboard_address=None) as cluster:
+                figures["dask_s"] = timed(sweep_command(dask_store, args, ["--dask", cluster.scheduler_address]))
+            figures["dask_records_identical"] = records(dask_store) == reference
+            print(f"--dask (LocalCluster, {args.jobs} workers, started beforehand): {figures['dask_s']:.1f} s", flush=True)
+    figures["jobs_speedup"] = figures["serial_s"] / figures["jobs_s"]
+    if "dask_s" in figures:
+        figures["dask_speedup"] = figures["serial_s"] / figures["dask_s"]
+    env = environment(resolve_device("cpu"))
+    out = {"command": shlex.join([sys.executable, *sys.argv]), "settings": vars(args), "figures": figures,
+           "hardware": f"{env['processor']}, {env['cpu_count']} CPU cores", "environment": env}
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps(figures, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
