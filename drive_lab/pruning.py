@@ -113,6 +113,8 @@ def prune(
         ``(masks, history)``: the final masks and one :class:`PruningStep` per iteration.
         A layer left with no weight is named in every step's ``collapsed`` and warned about.
     """
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"iterations must be an integer >= 1 (1 = one-shot), got {iterations!r}")
     masks = masks if masks is not None else Masks.ones(model)
     device = next(model.parameters()).device
     masks = masks.to(device)

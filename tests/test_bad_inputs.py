@@ -335,3 +335,32 @@ def test_results_do_not_depend_on_the_callers_thread_count():
 
 def test_thread_count_is_part_of_the_key():
     assert RunConfig(threads=2).key() != RunConfig(threads=1).key() == RunConfig().key()
+
+
+def test_low_level_functions_name_what_is_wrong(tmp_path):
+    from drive_lab import scores
+    from drive_lab.masks import Masks, keep_top, load, save
+    from drive_lab.models import build
+    from drive_lab.pruning import prune
+
+    model = build("mlp", num_classes=10, in_channels=1, image_size=8)
+    masks = Masks.ones(model)
+    wrong_shapes = Masks({name: torch.ones(3, 3, dtype=torch.bool) for name in masks})
+    with pytest.raises(ValueError, match="fc1.weight: mask \\(3, 3\\), weight"):
+        wrong_shapes.apply(model)
+    with pytest.raises(ValueError, match="fc1.weight"):
+        keep_top({name: torch.zeros(2) for name in masks}, masks, 0.5)
+    with pytest.raises(ValueError, match="needs training batches"):
+        scores.snip(model, None, masks)
+    with pytest.raises(ValueError, match="at least one batch"):
+        scores.snip(model, [], masks)
+    with pytest.raises(ValueError, match="iterations must be an integer"):
+        prune(model, scores.magnitude, None, 0.5, 2.5)
+    path = tmp_path / "mlp.pt"
+    save(path, model, masks)
+    with pytest.raises(ValueError, match="another network"):
+        load(path, build("conv", num_classes=10, in_channels=1, image_size=8))
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="truncated"):
+        load(truncated, model)

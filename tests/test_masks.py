@@ -105,3 +105,265 @@ def test_bound_masks_reject_other_model():
     masks = Masks({"other.weight": torch.ones(3, dtype=torch.bool)})
     with pytest.raises(ValueError, match="do not match"):
         masks.bind(small_model())
+
+
+# --------------------------------------------------------------------------------------
+# keep_top against an independent reference (NumPy, stable argsort), on the cases a fast
+# but wrong top-k would get wrong: ties at the threshold, -inf survivors, k = survivors,
+# k = 0, huge scores on pruned weights, NaN, and many nested steps.
+
+import numpy as np
+
+from drive_lab import masks as masks_module
+
+
+def reference_keep(scores: dict, masks: Masks, k: int) -> dict:
+    """Keep the k survivors with the highest score; ties: earliest layer, then flat index."""
+    names = list(masks)
+    flat_scores = np.concatenate([scores[n].detach().double().cpu().numpy().ravel() for n in names])
+    flat_masks = np.concatenate([masks[n].cpu().numpy().ravel() for n in names])
+    survivors = np.flatnonzero(flat_masks)
+    order = np.argsort(-flat_scores[survivors], kind="stable")  # stable: earlier index first
+    keep = np.zeros(flat_masks.size, dtype=bool)
+    keep[survivors[order[:k]]] = True
+    out, offset = {}, 0
+    for n in names:
+        size = masks[n].numel()
+        out[n] = keep[offset : offset + size].reshape(tuple(masks[n].shape))
+        offset += size
+    return out
+
+
+def assert_matches_reference(result: Masks, scores: dict, masks: Masks, density: float) -> None:
+    k = round(density * masks.total())
+    expected = reference_keep(scores, masks, k)
+    for n in masks:
+        assert result[n].dtype == torch.bool and tuple(result[n].shape) == tuple(masks[n].shape)
+        np.testing.assert_array_equal(result[n].cpu().numpy(), expected[n], err_msg=n)
+    # the cached counts (what density/kept/report use) agree with the tensors themselves
+    assert result.kept() == k == sum(int(result[n].sum()) for n in result)
+    assert result.layer_density() == {n: int(result[n].sum()) / result[n].numel() for n in result}
+    assert result.collapsed() == [n for n in result if not bool(result[n].any())]
+    for row in result.report():
+        assert row["kept"] == int(result[row["layer"]].sum())
+    # nested: nothing pruned before is kept now
+    for n in masks:
+        assert not torch.any(result[n] & ~masks[n])
+
+
+def random_layers(generator: torch.Generator, sizes=((7, 5), (40, 31), (3,), (6, 2, 3, 3))) -> dict:
+    return {f"l{i}.weight": torch.empty(shape) for i, shape in enumerate(sizes)}
+
+
+def user_masks(shapes: dict, density: float, generator: torch.Generator) -> Masks:
+    """Masks built from plain tensors (no cached positions), as a user would."""
+    return Masks({n: torch.rand(t.shape, generator=generator) < density for n, t in shapes.items()})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_keep_top_matches_reference_with_heavy_ties(seed):
+    g = torch.Generator().manual_seed(seed)
+    shapes = random_layers(g)
+    masks = user_masks(shapes, 0.7, g)
+    # integer scores in a tiny range: almost every threshold is a tie
+    scores = {n: torch.randint(0, 4, t.shape, generator=g).float() for n, t in shapes.items()}
+    survivors = masks.kept()
+    for k in sorted({0, 1, 2, survivors // 3, survivors // 2, survivors - 2, survivors - 1, survivors}):
+        density = k / masks.total()
+        assert_matches_reference(keep_top(scores, masks, density), scores, masks, density)
+
+
+def test_keep_top_minus_inf_survivors_fill_last_places_in_order():
+    masks = Masks({"a": torch.tensor([True, True, False, True]), "b": torch.tensor([True, True, True])})
+    inf = float("inf")
+    scores = {"a": torch.tensor([-inf, 1.0, 9.0, -inf]), "b": torch.tensor([-inf, 2.0, -inf])}
+    # 6 survivors, 2 finite; keeping 4 takes the two finite ones and the first two -inf
+    # survivors in order (a[0], a[3]); the pruned a[2] never comes back
+    kept = keep_top(scores, masks, 4 / 7)
+    assert kept["a"].tolist() == [True, True, False, True]
+    assert kept["b"].tolist() == [False, True, False]
+    for k in range(7):
+        assert_matches_reference(keep_top(scores, masks, k / 7), scores, masks, k / 7)
+
+
+def test_keep_top_all_minus_inf_and_k_equal_survivors():
+    masks = Masks({"w": torch.tensor([True, False, True, True, False])})
+    scores = {"w": torch.full((5,), float("-inf"))}
+    kept = keep_top(scores, masks, 3 / 5)  # k = survivors: all survivors, nothing else
+    assert kept["w"].tolist() == [True, False, True, True, False]
+    assert keep_top(scores, masks, 2 / 5)["w"].tolist() == [True, False, True, False, False]
+    assert keep_top(scores, masks, 0.0).kept() == 0
+
+
+def test_keep_top_k_zero_and_collapse_counts():
+    masks = Masks.ones(small_model())
+    scores = {n: torch.rand(m.shape) for n, m in masks.items()}
+    none = keep_top(scores, masks, 0.0)
+    assert none.kept() == 0 and none.density() == 0.0
+    assert none.collapsed() == list(masks)
+    assert all(not bool(m.any()) for m in none.values())
+
+
+def test_keep_top_ignores_scores_of_pruned_weights_even_huge():
+    g = torch.Generator().manual_seed(3)
+    shapes = random_layers(g)
+    masks = user_masks(shapes, 0.5, g)
+    scores = {n: torch.where(masks[n], torch.rand(t.shape, generator=g), torch.tensor(1e30)) for n, t in shapes.items()}
+    for density in (0.0, 0.05, 0.2, masks.density()):
+        assert_matches_reference(keep_top(scores, masks, density), scores, masks, density)
+
+
+@pytest.mark.parametrize("where", ["survivor", "pruned"])
+def test_nan_anywhere_is_rejected(where):
+    masks = Masks({"a": torch.tensor([True, False, True]), "b": torch.tensor([True, True])})
+    scores = {"a": torch.tensor([1.0, 2.0, 3.0]), "b": torch.tensor([4.0, 5.0])}
+    scores["a"][0 if where == "survivor" else 1] = float("nan")
+    with pytest.raises(ValueError, match=r"NaN for \['a'\]"):
+        keep_top(scores, masks, 0.4)
+
+
+def test_nan_reported_before_nested_error():
+    masks = Masks({"w": torch.tensor([True, False, False])})
+    with pytest.raises(ValueError, match="NaN"):
+        keep_top({"w": torch.tensor([float("nan"), 0.0, 0.0])}, masks, 1.0)
+
+
+def test_plus_and_minus_inf_scores_are_not_mistaken_for_nan():
+    # +inf and -inf in one layer sum to NaN: that alone must not be reported as a NaN score
+    masks = Masks({"w": torch.ones(4, dtype=torch.bool)})
+    scores = {"w": torch.tensor([float("inf"), float("-inf"), 1.0, 0.5])}
+    assert keep_top(scores, masks, 0.5)["w"].tolist() == [True, False, True, False]
+
+
+def test_keep_top_leaves_inputs_untouched():
+    g = torch.Generator().manual_seed(4)
+    shapes = random_layers(g)
+    masks = user_masks(shapes, 0.6, g)
+    scores = {n: torch.rand(t.shape, generator=g) for n, t in shapes.items()}
+    scores_before = {n: t.clone() for n, t in scores.items()}
+    masks_before = {n: m.clone() for n, m in masks.items()}
+    keep_top(scores, masks, 0.3)
+    for n in masks:
+        assert torch.equal(scores[n], scores_before[n]) and torch.equal(masks[n], masks_before[n])
+
+
+def test_score_size_mismatch_is_a_clear_error():
+    masks = Masks({"w": torch.ones(4, dtype=torch.bool)})
+    with pytest.raises(ValueError, match="entries"):
+        keep_top({"w": torch.ones(5)}, masks, 0.5)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "ties", "float64", "minus_inf"])
+def test_many_nested_steps_match_reference(kind):
+    """A long iterative schedule on a network-sized vector: each step equals the reference
+    computed from the previous masks, both through a plain dict of scores and through the
+    scores Masks.expand builds (the path DRIVE takes)."""
+    from drive_lab.pruning import exponential_schedule
+
+    g = torch.Generator().manual_seed(11)
+    shapes = random_layers(g, sizes=((60, 70), (30, 40, 3), (10, 60), (5,)))  # > 2048 survivors
+    masks = Masks({n: torch.ones(t.shape, dtype=torch.bool) for n, t in shapes.items()})
+    for step, density in enumerate(exponential_schedule(0.02, 40)):
+        if kind == "continuous":
+            scores = {n: torch.rand(t.shape, generator=g) for n, t in shapes.items()}
+        elif kind == "ties":
+            scores = {n: torch.randint(0, 50, t.shape, generator=g).float() for n, t in shapes.items()}
+        elif kind == "float64":
+            scores = {n: 1.0 + 1e-12 * torch.randint(0, 1000, t.shape, generator=g, dtype=torch.float64)
+                      for n, t in shapes.items()}
+        else:
+            scores = {n: torch.where(torch.rand(t.shape, generator=g) < 0.3, float("-inf"),
+                                     torch.rand(t.shape, generator=g)) for n, t in shapes.items()}
+        if step % 2:  # every other step: the survivors-only scores that Masks.expand builds
+            values = masks.select([scores[n] for n in masks])
+            scores = masks.expand(values, float("-inf"))
+        result = keep_top(scores, masks, density)
+        assert_matches_reference(result, dict(scores), masks, density)
+        assert torch.equal(  # the same through a plain dict (no shortcut)
+            torch.cat([m.flatten() for m in keep_top(dict(scores), masks, density).values()]),
+            torch.cat([m.flatten() for m in result.values()]))
+        masks = result
+
+
+def test_few_survivors_dropped_selection_matches_general_route():
+    """The CPU route for a small drop (sampled bound + stable sort of the candidates) and
+    the general k-th-value route agree with the reference, ties included."""
+    g = torch.Generator().manual_seed(5)
+    taken = 0
+    for trial in range(20):
+        n = int(torch.randint(3000, 9000, (1,), generator=g))
+        values = torch.randint(0, [3, 30, 10**6][trial % 3], (n,), generator=g).float()
+        if trial % 4 == 0:
+            values[torch.rand(n, generator=g) < 0.1] = float("-inf")
+        m = int(torch.randint(1, n // 8, (1,), generator=g))
+        order = np.lexsort((-np.arange(n), values.double().numpy()))  # value asc, then latest first
+        expected = np.sort(order[:m])
+        dropped = masks_module._lowest(values, m)
+        if dropped is not None:  # None = declined (e.g. massive ties): the general route runs
+            np.testing.assert_array_equal(dropped.numpy(), expected)
+            taken += 1
+    assert taken >= 10  # the fast route was really exercised
+
+
+def test_gpu_style_selection_helpers_on_cpu():
+    """The pieces used on CUDA (topk-based threshold, count-aware positions) give the same
+    answer as the CPU ones."""
+    g = torch.Generator().manual_seed(6)
+    values = torch.randint(0, 20, (1000,), generator=g).float()
+    for k in (1, 2, 499, 500, 998, 999, 1000):
+        expected = torch.kthvalue(values, 1000 - k + 1).values
+        top = torch.topk(values, k, largest=True, sorted=False).values.min()
+        bottom = torch.topk(values, 1000 - k + 1, largest=False, sorted=False).values.max()
+        assert top == expected == bottom
+    flags = torch.rand(1000, generator=g) < 0.3
+    assert torch.equal(torch.nonzero_static(flags, size=int(flags.sum())).squeeze(1), flags.nonzero().squeeze(1))
+
+
+def test_expanded_scores_changed_in_place_are_seen():
+    """keep_top's shortcut for Masks.expand output must notice edits made after expand."""
+    masks = Masks({"a": torch.tensor([True, True, False, True]), "b": torch.tensor([True, False, True])})
+    scores = masks.expand(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]), float("-inf"))
+    assert keep_top(scores, masks, 2 / 7)["b"].tolist() == [True, False, True]
+    scores["a"][0] = 100.0  # in place, after expand
+    assert keep_top(scores, masks, 2 / 7)["a"].tolist() == [True, False, False, False]
+    scores["b"] = torch.tensor([0.0, 0.0, 0.0])  # replaced entry
+    assert keep_top(scores, masks, 2 / 7)["a"].tolist() == [True, False, False, True]
+    other = Masks({n: m.clone() for n, m in masks.items()})  # equal masks, other object
+    assert keep_top(scores, other, 2 / 7)["a"].tolist() == [True, False, False, True]
+
+
+def test_select_and_expand_round_trip():
+    g = torch.Generator().manual_seed(8)
+    shapes = random_layers(g)
+    masks = user_masks(shapes, 0.4, g)
+    tensors = [torch.rand(t.shape, generator=g) for t in shapes.values()]
+    picked = masks.select(tensors)
+    expected = torch.cat([t[masks[n]] for t, n in zip(tensors, masks)])
+    assert torch.equal(picked, expected)
+    back = masks.expand(picked, -1.0)
+    for t, n in zip(tensors, masks):
+        assert torch.equal(back[n], torch.where(masks[n], t, torch.tensor(-1.0)))
+    assert isinstance(back, dict)
+    import pickle
+    assert type(pickle.loads(pickle.dumps(back))) is dict  # saved as the plain dict it is
+
+
+def test_masks_from_keep_top_behave_like_user_masks():
+    """Counting, factors, apply, state_dict and to() agree between a keep_top result and
+    Masks rebuilt from its plain tensors."""
+    model = small_model()
+    g = torch.Generator().manual_seed(9)
+    masks = Masks.ones(model)
+    for density in (0.6, 0.3, 0.1):
+        masks = keep_top({n: torch.rand(m.shape, generator=g) for n, m in masks.items()}, masks, density)
+    plain = Masks({n: m.clone() for n, m in masks.items()})
+    assert masks.kept() == plain.kept() and masks.report() == plain.report()
+    for f1, f2 in zip(masks.factors(torch.float32, "cpu"), plain.factors(torch.float32, "cpu")):
+        assert torch.equal(f1, f2)
+    assert masks.to("cpu") is masks
+    a, b = small_model(), small_model()
+    masks.apply(a)
+    plain.apply(b)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    assert all(torch.equal(masks.state_dict()[n], plain[n]) for n in masks)

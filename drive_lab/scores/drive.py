@@ -45,15 +45,20 @@ def drive_terms(
     """
     weights, masks = masked_weights(model, masks)
     gradients = loss_gradients(model, batches, weights)
-    magnitude, connection, convergence = {}, {}, {}
-    keep = dict(zip(masks, masks.factors(gradients[next(iter(masks))].dtype, gradients[next(iter(masks))].device)))
-    for name, weight in weights.items():
-        theta = weight.detach()
-        g = gradients[name].mul_(keep[name])  # a pruned weight has no convergence to speak of
-        magnitude[name] = theta.abs()
-        convergence[name] = g.abs()
-        connection[name] = magnitude[name] * convergence[name]  # |θ·g| = |θ|·|g|
-    return {"magnitude": magnitude, "connection": connection, "convergence": convergence}
+    names = list(weights)
+    order = {name: i for i, name in enumerate(masks)}
+    factors = masks.factors(gradients[names[0]].dtype, gradients[names[0]].device)
+    grads = [gradients[name] for name in names]
+    # Fused over layers: g ⊙ m (a pruned weight has no convergence to speak of), |g|, |θ|, |θ|·|g|.
+    torch._foreach_mul_(grads, [factors[order[name]] for name in names])
+    torch._foreach_abs_(grads)
+    magnitudes = torch._foreach_abs([weights[name].detach() for name in names])
+    connections = torch._foreach_mul(magnitudes, grads)  # |θ·g| = |θ|·|g|
+    return {
+        "magnitude": dict(zip(names, magnitudes)),
+        "connection": dict(zip(names, connections)),
+        "convergence": dict(zip(names, grads)),
+    }
 
 
 def normalise(term: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -102,7 +107,46 @@ def drive(
     """
     validate_weights(magnitude, connection, convergence, combine)
     masks = masks if masks is not None else Masks.ones(model)
-    return combine_terms(drive_terms(model, batches, masks), masks, magnitude, connection, convergence, combine)
+    weights, masks = masked_weights(model, masks)
+    gradients = loss_gradients(model, batches, weights)
+    # The same arithmetic as combine_terms(drive_terms(...)), on the surviving weights only:
+    # pruned weights are 0 in every term, so they add nothing to the sums, and their score
+    # is -inf whatever it is. At density d this touches a fraction d of the entries, in a
+    # handful of 1-D ops (in place where possible); the full-size result is written once,
+    # at the end, and nothing waits for the device (the sums stay tensors).
+    names = list(masks)
+    m_term = masks.select([weights[name].detach() for name in names]).abs_()  # fresh tensors
+    v_term = masks.select([gradients[name] for name in names]).abs_()
+    c_term = m_term * v_term  # |θ·g| = |θ|·|g|
+    totals = torch.stack([m_term.sum(), c_term.sum(), v_term.sum()])
+    # term / Σ term as normalise() does it; an all-zero term stays 0
+    m_scale, c_scale, v_scale = torch.where(totals > 0, 1.0 / totals, 0.0).unbind()
+    # Each weighted part is computed as combine_terms writes it, weight · (term · scale),
+    # and added in the same order, so the arithmetic (and its rounding) is the same.
+    c_part = _weighted(c_term.mul_(c_scale), connection)
+    v_part = _weighted(v_term.mul_(v_scale), convergence)
+    if combine == "sum":
+        score = _weighted(m_term.mul_(m_scale), magnitude).add_(c_part).add_(v_part)
+    else:
+        score = m_term.mul_(c_part.add_(v_part))
+    # The full-size scores go into the gradient buffers, spent by now and ours alone (fresh
+    # from autograd.grad): no new memory the size of the network.
+    buffers = [gradients[name] for name in names]
+    if not all(_spare(g, score) for g in buffers) or len({g.data_ptr() for g in buffers}) != len(buffers):
+        buffers = None
+    return masks.expand(score, float("-inf"), out=buffers)
+
+
+def _spare(buffer: torch.Tensor, score: torch.Tensor) -> bool:
+    """Whether ``buffer`` can take the scores: contiguous, of their dtype, spanning its whole storage."""
+    return (buffer.is_contiguous() and buffer.storage_offset() == 0
+            and buffer.untyped_storage().nbytes() == buffer.numel() * buffer.element_size()
+            and buffer.dtype == score.dtype and buffer.device == score.device)
+
+
+def _weighted(part: torch.Tensor, weight: float) -> torch.Tensor:
+    """``weight · part``, in place (skipped for weight 1, where it is exact anyway)."""
+    return part if weight == 1 else part.mul_(weight)
 
 
 def validate_weights(magnitude: float, connection: float, convergence: float, combine: str) -> None:

@@ -44,6 +44,8 @@ def loss_gradients(model: nn.Module, batches: Iterable[Batch], weights: dict[str
     Uses ``torch.autograd.grad`` so ``.grad`` fields are left untouched. float32 (no autocast):
     scores rank weights, and low precision would create spurious ties.
     """
+    if batches is None:
+        raise ValueError("this score needs training batches (a list of (x, y)); got None")
     names = list(weights)
     params = [weights[n] for n in names]
     total: list[torch.Tensor] | None = None
@@ -66,4 +68,5 @@ def loss_gradients(model: nn.Module, batches: Iterable[Batch], weights: dict[str
 
 def pruned_to_minus_inf(scores: dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:
     """Apply the score convention: already-pruned weights get -inf (invariant 1)."""
-    return {name: s.masked_fill(~masks[name].to(s.device), float("-inf")) for name, s in scores.items()}
+    minus_inf = float("-inf")
+    return {name: torch.where(masks[name].to(s.device), s, minus_inf) for name, s in scores.items()}
