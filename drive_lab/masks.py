@@ -13,27 +13,44 @@ Invariants (method.md), and where each is kept:
    training calls them after every optimiser step, scoring before every score.
 4. Observable: :meth:`Masks.layer_density`, :meth:`Masks.collapsed`, :meth:`Masks.report`.
 
-Cost (one pruning iteration should cost about one forward + backward pass): a
-:class:`Masks` never changes, so it keeps what it knows about itself, computed once: the
-number kept in each layer (Python ints, so counting never touches the device again) and
-the positions of the kept weights. :func:`keep_top` ranks only the survivors (at low
-density most entries are already pruned), computes the per-layer counts of its result in
-one vectorised step and brings them to the host together with its NaN check, in a single
-transfer (the one host synchronisation of a step on a GPU).
+Cost (one pruning iteration should cost about one forward + backward pass):
+
+* A :class:`Masks` never changes, so it keeps what it learns about itself: the number kept
+  in each layer (Python ints: counting, density and the per-step report never touch the
+  device again) and the positions of the kept weights.
+* :func:`keep_top` ranks only the survivors (at low density most entries are already
+  pruned). On a GPU it makes one host synchronisation, a small transfer carrying its NaN
+  check and the per-layer counts of the new masks; nothing else waits for the device.
+* On the CPU the bookkeeping (gathering the survivors, the selection, the new masks) runs
+  in NumPy on zero-copy views of the tensors: the arrays involved are small (one entry per
+  survivor), and for such arrays each torch call costs several times its NumPy
+  counterpart. When few survivors go, as in every step of an iterative schedule, the
+  selection is a vectorised comparison plus a stable sort of a few candidates instead of
+  a branchy k-th-value search over all survivors.
 """
 from __future__ import annotations
 
+import contextvars
 import math
 import os
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
 from .paths import atomic_write
 
 PRUNABLE_TYPES = (nn.Conv2d, nn.Linear)
+
+# CPU bookkeeping in NumPy (see the module docstring). The torch route computes the same
+# masks; tests switch this off to run it on the CPU too.
+NUMPY_ON_CPU = True
+
+_NUMPY_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bool, torch.int64, torch.int32,
+                 torch.int16, torch.int8, torch.uint8)
 
 
 def prunable_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
@@ -54,6 +71,16 @@ def prunable_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
     return weights
 
 
+def _numpy_route(tensors: Sequence[torch.Tensor]) -> bool:
+    """Whether ``tensors`` can be handled by the NumPy route (CPU, a NumPy dtype)."""
+    return NUMPY_ON_CPU and all(t.device.type == "cpu" and t.dtype in _NUMPY_DTYPES for t in tensors)
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    """Zero-copy NumPy view of a CPU tensor (detached first when it requires grad)."""
+    return t.detach().numpy() if t.requires_grad else t.numpy()
+
+
 def _true_positions(flags: torch.Tensor, count: int) -> torch.Tensor:
     """Sorted positions of the ``True`` entries of the 1-D bool ``flags``; ``count`` of them.
 
@@ -65,6 +92,30 @@ def _true_positions(flags: torch.Tensor, count: int) -> torch.Tensor:
         except (RuntimeError, NotImplementedError):  # pragma: no cover - older builds
             pass
     return flags.nonzero().squeeze(1)
+
+
+def _offsets(sizes: Sequence[int]) -> list[int]:
+    offsets, offset = [], 0
+    for size in sizes:
+        offsets.append(offset)
+        offset += size
+    return offsets
+
+
+def _bounds(counts: Sequence[int]) -> list[int]:
+    """Cumulative counts without the first 0 and the total: where each layer's segment ends."""
+    bounds, total = [], 0
+    for c in counts[:-1]:
+        total += c
+        bounds.append(total)
+    return bounds
+
+
+# Set by drive_lab.pruning.prune around a scorer call: the Masks it has just applied to the
+# model itself, so the scorer's own masking of the same weights (unchanged since, as their
+# version counters show) can be skipped. Outside prune() every apply is a full one.
+_APPLIED_BY_PRUNER: contextvars.ContextVar["Masks | None"] = contextvars.ContextVar(
+    "drive_lab_masks_applied_by_pruner", default=None)
 
 
 class Masks(Mapping):
@@ -80,14 +131,27 @@ class Masks(Mapping):
             raise ValueError("Masks needs at least one prunable weight")
         self._init({name: m.detach().to(torch.bool) for name, m in masks.items()}, None, None)
 
-    def _init(self, masks: dict[str, torch.Tensor], counts: list[int] | None, local: torch.Tensor | None) -> None:
-        self._masks = masks
-        self._flat: torch.Tensor | None = None  # all masks, flattened and concatenated (when known)
-        self._sizes = [m.numel() for m in masks.values()]
+    def _init(self, masks: dict[str, torch.Tensor] | None, counts: list[int] | None, local: torch.Tensor | None,
+              like: "Masks | None" = None) -> None:
+        # The bool tensors themselves (``_store``) may be built lazily, from the kept
+        # positions (see _masks): the pruning loop itself never needs them.
+        self._store = masks
+        if masks is not None:
+            self._names = list(masks)
+            self._shapes = [m.shape for m in masks.values()]
+            self._sizes = [m.numel() for m in masks.values()]
+            self._device = next(iter(masks.values())).device
+        else:
+            self._names, self._shapes, self._sizes, self._device = like._names, like._shapes, like._sizes, like._device
         self._total = sum(self._sizes)
         self._counts = counts  # kept per layer, Python ints (None: not counted yet)
         self._local = local  # kept positions within each layer, layer after layer (see _kept_positions)
+        self._parts: list[torch.Tensor] | None = None  # _local split by layer
+        self._parts_np: list[np.ndarray] | None = None
         self._factors: dict[tuple, list[torch.Tensor]] = {}
+        self._applied: list[tuple] | None = None  # the weights this was last applied to (see _is_applied_to)
+        self._parent: weakref.ref | None = None  # the Masks this was pruned from by keep_top ...
+        self._dropped: list[np.ndarray] | None = None  # ... and the positions it dropped, per layer
 
     @classmethod
     def _trusted(cls, masks: dict[str, torch.Tensor], counts: list[int], local: torch.Tensor | None) -> "Masks":
@@ -97,21 +161,35 @@ class Masks(Mapping):
         return self
 
     @classmethod
+    def _lazy(cls, like: "Masks", counts: list[int], local: np.ndarray | None) -> "Masks":
+        """CPU masks shaped like ``like``, known by their kept positions; tensors built on demand."""
+        self = cls.__new__(cls)
+        self._init(None, counts, None if local is None else torch.from_numpy(local), like=like)
+        return self
+
+    @property
+    def _masks(self) -> dict[str, torch.Tensor]:
+        if self._store is None:  # CPU masks from keep_top: build them from the kept positions
+            parts = self._local_parts_np()
+            flat = np.zeros(self._total, dtype=bool) if parts is not None else np.ones(self._total, dtype=bool)
+            store, offset = {}, 0
+            for i, (name, shape, size) in enumerate(zip(self._names, self._shapes, self._sizes)):
+                layer = flat[offset : offset + size]
+                if parts is not None:
+                    layer[parts[i]] = True
+                store[name] = torch.from_numpy(layer.reshape(shape))
+                offset += size
+            self._store = store
+        return self._store
+
+    @classmethod
     def _from_flat(cls, flat: torch.Tensor, like: "Masks", counts: list[int], local: torch.Tensor | None) -> "Masks":
         """Masks shaped like ``like`` whose tensors are views of the 1-D bool ``flat``."""
         masks, offset = {}, 0
-        for (name, m), size in zip(like._masks.items(), like._sizes):
-            masks[name] = flat[offset : offset + size].view(m.shape)
+        for name, shape, size in zip(like._names, like._shapes, like._sizes):
+            masks[name] = flat[offset : offset + size].view(shape)
             offset += size
-        out = cls._trusted(masks, counts, local)
-        out._flat = flat
-        return out
-
-    def _flat_mask(self) -> torch.Tensor:
-        """All masks flattened and concatenated in order (a view when built that way)."""
-        if self._flat is None:
-            self._flat = torch.cat([m.reshape(-1) for m in self._masks.values()])
-        return self._flat
+        return cls._trusted(masks, counts, local)
 
     @classmethod
     def ones(cls, model: nn.Module) -> "Masks":
@@ -119,15 +197,21 @@ class Masks(Mapping):
         masks = {name: torch.ones_like(w, dtype=torch.bool) for name, w in prunable_parameters(model).items()}
         return cls._trusted(masks, [m.numel() for m in masks.values()], None)
 
+    def __getstate__(self) -> dict:  # pickle / deepcopy: the masks and counts, not the caches
+        state = self.__dict__.copy()
+        state.update(_store=self._masks, _applied=None, _parent=None, _dropped=None, _factors={},
+                     _parts=None, _parts_np=None)
+        return state
+
     # Mapping interface
     def __getitem__(self, name: str) -> torch.Tensor:
         return self._masks[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._masks)
+        return iter(self._names)
 
     def __len__(self) -> int:
-        return len(self._masks)
+        return len(self._names)
 
     def __repr__(self) -> str:
         return f"Masks({len(self)} layers, density={self.density():.4f}, kept={self.kept()}/{self.total()})"
@@ -136,7 +220,9 @@ class Masks(Mapping):
     def _layer_counts(self) -> list[int]:
         if self._counts is None:
             masks = list(self._masks.values())
-            if len({m.device for m in masks}) == 1:
+            if _numpy_route(masks):
+                self._counts = [int(np.count_nonzero(_np(m))) for m in masks]
+            elif len({m.device for m in masks}) == 1:
                 self._counts = [int(c) for c in torch.stack([m.sum() for m in masks]).tolist()]
             else:
                 self._counts = [int(m.sum()) for m in masks]
@@ -156,27 +242,30 @@ class Masks(Mapping):
 
     def layer_density(self) -> dict[str, float]:
         """Fraction kept in each prunable weight, by parameter name."""
-        return {name: c / size for name, c, size in zip(self._masks, self._layer_counts(), self._sizes)}
+        return {name: c / size for name, c, size in zip(self._names, self._layer_counts(), self._sizes)}
 
     def collapsed(self) -> list[str]:
         """Names of the prunable weights with no weight left (a disconnected network)."""
-        return [name for name, c in zip(self._masks, self._layer_counts()) if c == 0]
+        return [name for name, c in zip(self._names, self._layer_counts()) if c == 0]
 
     def report(self) -> list[dict]:
         """One row per prunable weight: name, shape, kept, total, density, collapsed."""
         return [
             {
                 "layer": name,
-                "shape": list(m.shape),
+                "shape": list(shape),
                 "kept": c,
                 "total": size,
                 "density": c / size,
                 "collapsed": c == 0,
             }
-            for (name, m), c, size in zip(self._masks.items(), self._layer_counts(), self._sizes)
+            for name, shape, c, size in zip(self._names, self._shapes, self._layer_counts(), self._sizes)
         ]
 
     # Kept positions: the survivors, layer after layer
+    def _all_kept(self) -> bool:
+        return self.kept() == self._total
+
     def _kept_positions(self) -> torch.Tensor | None:
         """Positions of the kept weights within their layer's flattened mask (int64, 1-D).
 
@@ -184,12 +273,16 @@ class Masks(Mapping):
         ``_layer_counts()[i]`` entries. ``None`` when every weight is kept (then the
         survivors are simply all entries, and no index is stored).
         """
-        if self.kept() == self._total:
+        if self._all_kept():
             return None
         if self._local is None:
-            self._local = torch.cat([
-                _true_positions(m.reshape(-1), c) for m, c in zip(self._masks.values(), self._layer_counts())
-            ])
+            masks = list(self._masks.values())
+            if _numpy_route(masks):
+                self._local = torch.from_numpy(np.concatenate([np.flatnonzero(_np(m)) for m in masks]))
+            else:
+                self._local = torch.cat([
+                    _true_positions(m.reshape(-1), c) for m, c in zip(masks, self._layer_counts())
+                ])
         return self._local
 
     def _segments(self) -> list[tuple[int, int]]:
@@ -199,6 +292,24 @@ class Masks(Mapping):
             segments.append((start, start + c))
             start += c
         return segments
+
+    def _local_parts(self) -> list[torch.Tensor] | None:
+        """:meth:`_kept_positions` split by layer (views), or ``None`` when all are kept."""
+        local = self._kept_positions()
+        if local is None:
+            return None
+        if self._parts is None:
+            self._parts = [local[a:b] for a, b in self._segments()]
+        return self._parts
+
+    def _local_parts_np(self) -> list[np.ndarray] | None:
+        local = self._kept_positions()
+        if local is None:
+            return None
+        if self._parts_np is None:
+            whole = local.numpy()
+            self._parts_np = [whole[a:b] for a, b in self._segments()]
+        return self._parts_np
 
     def select(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
         """The entries of ``tensors`` at the kept weights, as one 1-D tensor.
@@ -211,14 +322,26 @@ class Masks(Mapping):
             The kept entries, layer after layer (masks order), each layer in flattened index
             order: the order of :func:`keep_top`'s tie-breaking. On the tensors' device.
         """
-        flats = [t.reshape(-1) for t in tensors]
-        if len(flats) != len(self._sizes) or any(f.numel() != size for f, size in zip(flats, self._sizes)):
+        tensors = list(tensors)
+        if len(tensors) != len(self._sizes) or any(t.numel() != size for t, size in zip(tensors, self._sizes)):
             raise ValueError("select needs one tensor per prunable weight, each with its weight's number of entries")
-        local = self._kept_positions()
-        if local is None:
-            return torch.cat(flats)
-        parts = [f.index_select(0, local[a:b].to(f.device)) for f, (a, b) in zip(flats, self._segments())]
-        return torch.cat(parts) if len(parts) > 1 else parts[0]
+        if self._device.type == "cpu" and _numpy_route(tensors) and len({t.dtype for t in tensors}) == 1:
+            return torch.from_numpy(self._select_np([_np(t) for t in tensors]))
+        parts = self._local_parts()
+        if parts is None:
+            return torch.cat([t.reshape(-1) for t in tensors])
+        picked = [t.reshape(-1).index_select(0, p.to(t.device)) for t, p in zip(tensors, parts)]
+        return torch.cat(picked) if len(picked) > 1 else picked[0]
+
+    def _select_np(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
+        """:meth:`select` on NumPy arrays of one dtype; returns a new array."""
+        parts = self._local_parts_np()
+        if parts is None:
+            return np.concatenate([a.reshape(-1) for a in arrays])
+        out = np.empty(self.kept(), dtype=arrays[0].dtype)
+        for a, p, (start, end) in zip(arrays, parts, self._segments()):
+            np.take(a.reshape(-1), p, out=out[start:end], mode="clip")  # positions are in range
+        return out
 
     def expand(
         self, values: torch.Tensor, fill: float, out: Sequence[torch.Tensor] | None = None
@@ -232,46 +355,71 @@ class Masks(Mapping):
             fill: the value of the pruned entries (e.g. ``-inf`` for scores).
             out: optional tensors to write into, one per prunable weight in masks order,
                 each contiguous, of ``values``' dtype and device and the weight's number of
-                entries (a scorer's spent gradient buffers: no new full-size memory). By
-                default the tensors are views of one new flat buffer.
+                entries (e.g. a scorer's spent gradient buffers: no new memory the size of
+                the network). By default the result is one new buffer.
         """
         if values.dim() != 1 or values.numel() != self.kept():
             raise ValueError(f"expand needs a 1-D tensor of {self.kept()} values (one per kept weight)")
-        shapes = [m.shape for m in self._masks.values()]
-        local = self._kept_positions()
         if out is not None:
             out = list(out)
-            if len(out) != len(shapes) or not all(
+            if len(out) != len(self._sizes) or not all(
                 t.is_contiguous() and t.numel() == size and t.dtype == values.dtype and t.device == values.device
                 for t, size in zip(out, self._sizes)
             ):
                 raise ValueError("expand's out needs one contiguous tensor per weight, of the values' dtype and device")
+        if self._device.type == "cpu" and _numpy_route([values] + (out or [])):
+            return self._expand_np(values.numpy(), fill, out)
+        shapes = self._shapes
+        parts = self._local_parts()
+        if out is not None:
             tensors = [t.view(shape) for t, shape in zip(out, shapes)]
             flats = [t.view(-1) for t in tensors]
-            if local is None:
+            if parts is None:
                 torch._foreach_copy_(flats, list(torch.split(values, self._sizes)))
             else:
-                local = local.to(values.device)
-                for flat, (a, b) in zip(flats, self._segments()):
+                for flat, p, (a, b) in zip(flats, parts, self._segments()):
                     flat.fill_(fill)
                     if b > a:
-                        flat.index_copy_(0, local[a:b], values[a:b])
+                        flat.index_copy_(0, p.to(values.device), values[a:b])
         else:
-            if local is None:
+            if parts is None:
                 flat = values
             else:
                 flat = torch.full((self._total,), fill, dtype=values.dtype, device=values.device)
-                local = local.to(values.device)
-                offset = 0
-                for size, (a, b) in zip(self._sizes, self._segments()):
+                for offset, size, p, (a, b) in zip(_offsets(self._sizes), self._sizes, parts, self._segments()):
                     if b > a:
-                        flat[offset : offset + size].index_copy_(0, local[a:b], values[a:b])
-                    offset += size
+                        flat[offset : offset + size].index_copy_(0, p.to(values.device), values[a:b])
             tensors, offset = [], 0
             for shape, size in zip(shapes, self._sizes):
                 tensors.append(flat[offset : offset + size].view(shape))
                 offset += size
-        return _Scores.build(dict(zip(self._masks, tensors)), self, values, fill)
+        return _Scores.build(dict(zip(self._names, tensors)), self, values, fill)
+
+    def _expand_np(self, values: np.ndarray, fill: float, out: list[torch.Tensor] | None) -> dict:
+        shapes = self._shapes
+        parts = self._local_parts_np()
+        if out is not None:
+            tensors = [t if t.shape == shape else t.view(shape) for t, shape in zip(out, shapes)]
+            for t, p, (a, b) in zip(tensors, parts or [None] * len(tensors), self._segments()):
+                flat = t.numpy().reshape(-1)  # a view: the tensor is contiguous
+                if p is None:
+                    flat[:] = values[a:b]
+                else:
+                    flat.fill(fill)
+                    flat[p] = values[a:b]
+            _written(tensors)
+        else:
+            if parts is None:
+                flat = values
+            else:
+                flat = np.full(self._total, fill, dtype=values.dtype)
+                for offset, size, p, (a, b) in zip(_offsets(self._sizes), self._sizes, parts, self._segments()):
+                    flat[offset : offset + size][p] = values[a:b]
+            tensors, offset = [], 0
+            for shape, size in zip(shapes, self._sizes):
+                tensors.append(torch.from_numpy(flat[offset : offset + size].reshape(shape)))
+                offset += size
+        return _Scores.build(dict(zip(self._names, tensors)), self, torch.from_numpy(values), fill)
 
     # Enforcement (invariant 3)
     def factors(self, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
@@ -282,26 +430,32 @@ class Masks(Mapping):
         return self._factors[key]
 
     def _build_factors(self, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
-        all_kept = self._counts is not None and self.kept() == self._total
-        if not all_kept and self._local is None:
+        shapes, offsets = self._shapes, _offsets(self._sizes)
+        positions_known = self._counts is not None and (self._all_kept() or self._local is not None)
+        if not positions_known:  # masks given as tensors: convert them
+            if device.type == "cpu" and NUMPY_ON_CPU and dtype in _NUMPY_DTYPES and _numpy_route(self._masks.values()):
+                np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+                return [torch.from_numpy(_np(m).astype(np_dtype)) for m in self._masks.values()]
             return [m.to(device=device, dtype=dtype) for m in self._masks.values()]
-        # From the kept positions: one zero-filled buffer and a scatter of ones, which is far
+        # From the kept positions: one zero-filled buffer and a scatter of ones per layer,
         # cheaper than converting bool tensors (and one allocation for the whole network).
-        if all_kept:
+        if device.type == "cpu" and self._device.type == "cpu" and NUMPY_ON_CPU and dtype in _NUMPY_DTYPES:
+            np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+            parts = self._local_parts_np()
+            flat = np.ones(self._total, dtype=np_dtype) if parts is None else np.zeros(self._total, dtype=np_dtype)
+            if parts is not None:
+                for offset, size, p in zip(offsets, self._sizes, parts):
+                    flat[offset : offset + size][p] = 1
+            return [torch.from_numpy(flat[o : o + s].reshape(shape)) for o, s, shape in zip(offsets, self._sizes, shapes)]
+        parts = self._local_parts()
+        if parts is None:
             flat = torch.ones(self._total, dtype=dtype, device=device)
         else:
             flat = torch.zeros(self._total, dtype=dtype, device=device)
-            local = self._local.to(device)
-            offset = 0
-            for size, (a, b) in zip(self._sizes, self._segments()):
-                if b > a:
-                    flat[offset : offset + size].index_fill_(0, local[a:b], 1)
-                offset += size
-        out, offset = [], 0
-        for m, size in zip(self._masks.values(), self._sizes):
-            out.append(flat[offset : offset + size].view(m.shape))
-            offset += size
-        return out
+            for offset, size, p in zip(offsets, self._sizes, parts):
+                if p.numel():
+                    flat[offset : offset + size].index_fill_(0, p.to(device), 1)
+        return [flat[o : o + s].view(shape) for o, s, shape in zip(offsets, self._sizes, shapes)]
 
     def bind(self, model: nn.Module) -> "BoundMasks":
         """Attach to ``model``'s weights for repeated, cheap enforcement (training loops)."""
@@ -309,21 +463,61 @@ class Masks(Mapping):
 
     def apply(self, model: nn.Module) -> nn.Module:
         """Zero the pruned weights of ``model`` in place; returns ``model``."""
-        weights = _matching_weights(self, model)
-        if self._counts is not None and self.kept() == self._total:
-            return model  # nothing pruned: multiplying by ones would change nothing
-        first = weights[0]
-        if all(w.dtype == first.dtype and w.device == first.device for w in weights):
-            factors = self.factors(first.dtype, first.device)  # cached: masks never change
-        else:
-            factors = [f.to(device=w.device, dtype=w.dtype) for f, w in zip(self.factors(first.dtype, first.device), weights)]
-        with torch.no_grad():
-            torch._foreach_mul_(weights, factors)
+        self._apply_to(_matching_weights(self, model))
         return model
+
+    def _apply_to(self, weights: list[torch.Tensor]) -> None:
+        """Full enforcement on ``weights`` (masks order): weight ⊙ mask, one fused op."""
+        if not self._all_kept():  # multiplying by ones would change nothing
+            first = weights[0]
+            if all(w.dtype == first.dtype and w.device == first.device for w in weights):
+                factors = self.factors(first.dtype, first.device)  # cached: masks never change
+            else:
+                factors = [f.to(device=w.device, dtype=w.dtype)
+                           for f, w in zip(self.factors(first.dtype, first.device), weights)]
+            with torch.no_grad():
+                torch._foreach_mul_(weights, factors)
+        self._record(weights)
+
+    def _record(self, weights: list[torch.Tensor]) -> None:
+        """Remember that ``weights`` are masked by this, as they stand now."""
+        self._applied = [(weakref.ref(w), w.data_ptr(), w._version) for w in weights]
+
+    def _is_applied_to(self, weights: list[torch.Tensor]) -> bool:
+        """Whether ``weights`` are still as this left them: same tensors, same memory, and
+        no in-place change since (PyTorch's version counters, which every in-place torch
+        operation advances)."""
+        if self._counts is not None and self._all_kept():
+            return True
+        record = self._applied
+        return record is not None and len(record) == len(weights) and all(
+            ref() is w and ptr == w.data_ptr() and version == w._version
+            for (ref, ptr, version), w in zip(record, weights))
+
+    def _apply_step(self, model: nn.Module, previous: "Masks") -> None:
+        """Enforce masks that :func:`keep_top` derived from ``previous`` (used by the pruner).
+
+        When the weights are exactly as ``previous`` left them (masked; see
+        :meth:`_is_applied_to`), only the weights dropped in this step are zeroed
+        (multiplied by 0, as a full apply would); otherwise this is a full :meth:`apply`.
+        """
+        weights = _matching_weights(self, model)
+        parent = self._parent() if self._parent is not None else None
+        if (parent is previous and self._dropped is not None and previous._is_applied_to(weights)
+                and _numpy_route(weights) and all(w.is_contiguous() for w in weights)):
+            with torch.no_grad():
+                for w, d in zip(weights, self._dropped):
+                    if d.size:
+                        flat = _np(w).reshape(-1)
+                        flat[d] *= 0
+            _written(weights)
+            self._record(weights)
+        else:
+            self._apply_to(weights)
 
     def to(self, device: torch.device | str) -> "Masks":
         device = torch.device(device)
-        if all(m.device == device for m in self._masks.values()):
+        if self._device == device and (self._store is None or all(m.device == device for m in self._store.values())):
             return self  # immutable: nothing to copy, and the cached counts stay
         moved = Masks({name: m.to(device) for name, m in self._masks.items()})
         moved._counts = self._counts
@@ -334,17 +528,33 @@ class Masks(Mapping):
         return {name: m.cpu() for name, m in self._masks.items()}
 
 
-def _matching_weights(masks: Masks, model: nn.Module) -> list[nn.Parameter]:
+def _written(tensors: list[torch.Tensor]) -> None:
+    """Advance the version counters of tensors written through NumPy (as torch would)."""
+    increment = getattr(torch.autograd.graph, "increment_version", None)
+    if increment is not None:
+        increment(tensors)
+
+
+def _matching_weights(masks: Masks, model: nn.Module, weights: Mapping[str, torch.Tensor] | None = None) -> list:
     """``model``'s prunable weights in masks order; ValueError if the names differ."""
-    weights = prunable_parameters(model)
-    if weights.keys() != masks._masks.keys():
+    weights = prunable_parameters(model) if weights is None else weights
+    if len(weights) != len(masks._names) or not all(name in weights for name in masks._names):
         missing = sorted(set(weights) ^ set(masks))
         raise ValueError(f"masks do not match the model's prunable weights; differing names: {missing}")
-    wrong = [f"{name}: mask {tuple(masks[name].shape)}, weight {tuple(weights[name].shape)}"
-             for name in masks if masks[name].shape != weights[name].shape]
+    wrong = [f"{name}: mask {tuple(shape)}, weight {tuple(weights[name].shape)}"
+             for name, shape in zip(masks._names, masks._shapes) if shape != weights[name].shape]
     if wrong:
         raise ValueError(f"masks do not fit the model's prunable weights: {'; '.join(wrong)}")
     return [weights[name] for name in masks]
+
+
+def _ensure_applied(masks: Masks, model: nn.Module, weights: Mapping[str, torch.Tensor]) -> None:
+    """Scoring's enforcement (invariant 3): ``masks.apply(model)``, skipped only when the
+    pruner applied these very masks to these weights and they have not changed since."""
+    ordered = _matching_weights(masks, model, weights)
+    if _APPLIED_BY_PRUNER.get() is masks and masks._is_applied_to(ordered):
+        return
+    masks._apply_to(ordered)
 
 
 class BoundMasks:
@@ -368,17 +578,7 @@ class BoundMasks:
             torch._foreach_mul_(list(grads), list(factors))
 
 
-def _kth_largest(values: torch.Tensor, k: int) -> torch.Tensor:
-    """The k-th largest entry of the 1-D ``values`` (0-dim tensor on its device), 1 <= k <= numel."""
-    n = values.numel()
-    if values.device.type == "cuda":
-        # topk has a multi-block select for long vectors (kthvalue one block per row);
-        # take the shorter side.
-        if k <= n - k + 1:
-            return torch.topk(values, k, largest=True, sorted=False).values.min()
-        return torch.topk(values, n - k + 1, largest=False, sorted=False).values.max()
-    source = values.cpu() if values.device.type == "mps" else values
-    return torch.kthvalue(source, n - k + 1).values.to(values.device)
+# --------------------------------------------------------------------------- keep_top
 
 
 def _nan_error(names: list[str], scores: Mapping[str, torch.Tensor]) -> ValueError | None:
@@ -403,20 +603,21 @@ def keep_top(scores: Mapping[str, torch.Tensor], masks: Masks, density: float) -
     ``masks`` order (then flattened index order) is kept (invariant 2, exact). A NaN score
     anywhere (pruned entries included) is a ``ValueError``.
 
-    Only the survivors are ranked (the pruned entries could not be kept anyway): one
-    k-th-value selection over them, no sort. On a GPU the only host synchronisation is one
-    small transfer at the end, carrying the NaN check and the per-layer counts of the new
-    masks (which then report density, collapse etc. without touching the device again).
+    Only the survivors are ranked (the pruned entries could not be kept anyway), by a
+    selection, never a full sort. On a GPU the only host synchronisation is one small
+    transfer at the end, carrying the NaN check and the per-layer counts of the new masks
+    (which then report density, collapse etc. without touching the device again).
     """
     if not 0.0 <= density <= 1.0:
         raise ValueError(f"density must be in [0, 1], got {density}")
-    if set(scores) != set(masks):
+    names = masks._names
+    values = _Scores.survivor_values(scores, masks)  # Masks.expand's output: names match
+    if values is None and set(scores) != set(masks):
         raise ValueError(f"scores and masks name different weights: {sorted(set(scores) ^ set(masks))}")
-    names = list(masks)
     dtype = torch.float32
-    for name in names:
-        dtype = torch.promote_types(dtype, scores[name].dtype)
-    device = masks[names[0]].device
+    for t in (scores[name] for name in names) if values is None else (values,):
+        dtype = torch.promote_types(dtype, t.dtype)
+    device = masks._device
     n = masks.total()
     k = int(round(density * n))
     survivors = masks.kept()
@@ -426,36 +627,175 @@ def keep_top(scores: Mapping[str, torch.Tensor], masks: Masks, density: float) -
             f"cannot keep {k} weights (density {density:.6g}): only {survivors} survive; "
             "masks are nested, so density can only go down"
         )
-
-    values = _Scores.survivor_values(scores, masks)
-    if values is not None:
-        # Scores from Masks.expand (e.g. DRIVE's), unchanged since: the pruned entries hold
-        # the fill value (not NaN), and the survivors' values are at hand.
-        nan_hint = values.sum().isnan()
-    else:
+    if values is None:
         tensors = []
-        for name in names:
+        for name, size in zip(names, masks._sizes):
             t = scores[name].detach()
-            if t.numel() != masks[name].numel():
-                raise ValueError(f"scores[{name!r}] has {t.numel()} entries, its mask {masks[name].numel()}")
+            if t.numel() != size:
+                raise ValueError(f"scores[{name!r}] has {t.numel()} entries, its mask {size}")
             tensors.append(t if t.device == device else t.to(device))
-        # NaN anywhere, pruned entries included: a NaN makes its layer's sum NaN (one
-        # reduction per layer, no allocation). A NaN sum from +inf and -inf scores is a false
-        # alarm, which the entry-by-entry check below clears.
-        nan_hint = torch.stack([t.sum(dtype=dtype) for t in tensors]).isnan().any()
-        values = masks.select(tensors)  # the survivors' scores, in tie-breaking order
-    values = values.to(dtype)
-    if device.type == "cpu":
-        # Reading a flag costs nothing on the CPU: fail before doing any work, and take the
-        # route that suits the CPU when few survivors go (the usual iterative step).
-        if bool(nan_hint):
+    if NUMPY_ON_CPU and device.type == "cpu" and dtype in (torch.float32, torch.float64):
+        np_dtype = np.float32 if dtype == torch.float32 else np.float64
+        if values is not None:
+            # Scores from Masks.expand (DRIVE's), unchanged since: pruned entries hold the
+            # fill value (not NaN), and the survivors' values are at hand.
+            values = values.numpy().astype(np_dtype, copy=False)
+            with np.errstate(invalid="ignore", over="ignore"):
+                nan = bool(np.isnan(values.sum()))
+        else:
+            arrays = [_np(t if t.dtype in _NUMPY_DTYPES else t.to(dtype)) for t in tensors]
+            # NaN anywhere, pruned entries included: a NaN makes its layer's sum NaN. A NaN
+            # sum from +inf and -inf scores is a false alarm, cleared entry by entry below.
+            with np.errstate(invalid="ignore", over="ignore"):
+                nan = any(bool(np.isnan(a.sum(dtype=np_dtype))) for a in arrays)
+            dtypes = {a.dtype for a in arrays}
+            if len(dtypes) > 1:
+                arrays = [a.astype(np_dtype) for a in arrays]
+            values = masks._select_np(arrays).astype(np_dtype, copy=False)
+        if nan:
             error = _nan_error(names, scores)
             if error is not None:
                 raise error
-        if 0 < survivors - k <= survivors // 8:
-            dropped = _lowest(values, survivors - k)
+        return _keep_top_numpy(values, masks, k)
+    if values is not None:
+        nan_hint = values.sum().isnan()
+    else:
+        # (as above) one reduction per layer, no allocation
+        nan_hint = torch.stack([t.sum(dtype=dtype) for t in tensors]).isnan().any()
+        values = masks.select(tensors)
+    return _keep_top_torch(values.to(dtype), nan_hint, masks, k, names, scores)
+
+
+def _keep_top_numpy(values: np.ndarray, masks: Masks, k: int) -> Masks:
+    """keep_top on the CPU: ``values`` are the survivors' scores (select order), no NaN."""
+    survivors = values.size
+    drop = survivors - k
+    with np.errstate(invalid="ignore", over="ignore"):
+        if drop <= survivors // 8:  # few go: find them directly (drop = 0 included)
+            dropped = _lowest(values, drop)
             if dropped is not None:
                 return _without(masks, dropped)
+        return _with_keep(masks, _keep_mask(values, k))
+
+
+def _lowest(values: np.ndarray, m: int) -> np.ndarray | None:
+    """Positions (ascending) of the ``m`` lowest ``values``, ties taking the LATEST positions
+    first: exactly the survivors that keep_top's rule does not keep.
+
+    For a small ``m``: a strided sample bounds the m-th lowest value from above by ``hi``;
+    one vectorised comparison collects the candidates ``values <= hi`` (a little more than
+    ``m`` of them), and a k-th-value selection among those few decides. If the bound is too low
+    (fewer than ``m`` candidates) or useless (too many), returns ``None`` and the caller
+    takes the general route: the answer never depends on the sample, only the speed does.
+    """
+    n = values.size
+    if m == 0:
+        return np.empty(0, dtype=np.int64)
+    step = max(1, n // 1024)
+    sample = values[::step]
+    expected = m * sample.size / n  # rank of the m-th lowest within the sample
+    rank = int(expected + 4.0 * math.sqrt(expected) + 8)  # with a wide safety margin
+    if rank >= sample.size:
+        return None
+    hi = np.partition(sample, rank - 1)[rank - 1]
+    candidates = np.flatnonzero(values <= hi)  # ascending positions
+    if not m <= candidates.size <= n // 4:
+        return None
+    # The m-th lowest candidate is the threshold: all below it go, and of those equal to
+    # it, the latest.
+    values_c = values[candidates]
+    threshold = np.partition(values_c, m - 1)[m - 1]
+    at_most = values_c <= threshold
+    if np.count_nonzero(at_most) == m:  # no tie straddles the threshold (the usual case)
+        return candidates[at_most]
+    below = values_c < threshold
+    ties = np.flatnonzero(values_c == threshold)
+    below[ties[ties.size - (m - np.count_nonzero(below)):]] = True
+    return candidates[below]
+
+
+def _keep_mask(values: np.ndarray, k: int) -> np.ndarray:
+    """Bool array over the survivors: the k highest values, ties to the earliest."""
+    survivors = values.size
+    if k == 0:
+        return np.zeros(survivors, dtype=bool)
+    if k == survivors:
+        return np.ones(survivors, dtype=bool)
+    threshold = np.partition(values, survivors - k)[survivors - k]  # the k-th largest
+    keep = values >= threshold
+    if np.count_nonzero(keep) != k:  # ties straddle the threshold: the earliest take the places
+        keep = values > threshold
+        ties = values == threshold
+        keep |= ties & (np.cumsum(ties) <= k - np.count_nonzero(keep))
+    return keep
+
+
+def _without(masks: Masks, dropped: np.ndarray) -> Masks:
+    """``masks`` minus the survivors at positions ``dropped`` (ascending, select order).
+
+    Works on the kept positions only; the bool tensors are built if and when asked for.
+    """
+    counts = masks._layer_counts()
+    bounds = _bounds(counts)
+    cuts = np.searchsorted(dropped, bounds).tolist() if bounds else []
+    per_layer = [b - a for a, b in zip([0] + cuts, cuts + [dropped.size])]
+    new_counts = [c - d for c, d in zip(counts, per_layer)]
+    old_local = masks._kept_positions()
+    if old_local is None:  # every weight survived: positions are flat indices
+        offsets = _offsets(masks._sizes)
+        if dropped.size == 0:
+            local = None
+        else:
+            keep = np.ones(masks.total(), dtype=bool)
+            keep[dropped] = False
+            local = np.flatnonzero(keep) - np.repeat(offsets, new_counts)
+        dropped_local = dropped - np.repeat(offsets, per_layer)
+    else:
+        old = old_local.numpy()
+        dropped_local = old[dropped]
+        keep = np.ones(old.size, dtype=bool)
+        keep[dropped] = False
+        local = old[keep]
+    out = Masks._lazy(masks, new_counts, local)
+    out._parent = weakref.ref(masks)
+    out._dropped = [dropped_local[a:b] for a, b in zip([0] + cuts, cuts + [dropped.size])]
+    return out
+
+
+def _with_keep(masks: Masks, keep: np.ndarray) -> Masks:
+    """``masks`` keeping only the survivors flagged in ``keep`` (select order)."""
+    old_local = masks._kept_positions()
+    segments = masks._sizes if old_local is None else masks._layer_counts()
+    bounds = _bounds(segments)
+    new_counts = [int(np.count_nonzero(part)) for part in (np.split(keep, bounds) if bounds else [keep])]
+    if sum(new_counts) == masks.total():
+        local = None
+    elif old_local is None:
+        local = np.flatnonzero(keep) - np.repeat(_offsets(masks._sizes), new_counts)
+    else:
+        local = old_local.numpy()[keep]
+    return Masks._lazy(masks, new_counts, local)
+
+
+def _kth_largest(values: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th largest entry of the 1-D ``values`` (0-dim tensor on its device), 1 <= k <= numel."""
+    n = values.numel()
+    if values.device.type == "cuda":
+        # topk has a multi-block select for long vectors (kthvalue one block per row);
+        # take the shorter side.
+        if k <= n - k + 1:
+            return torch.topk(values, k, largest=True, sorted=False).values.min()
+        return torch.topk(values, n - k + 1, largest=False, sorted=False).values.max()
+    source = values.cpu() if values.device.type == "mps" else values
+    return torch.kthvalue(source, n - k + 1).values.to(values.device)
+
+
+def _keep_top_torch(values: torch.Tensor, nan_hint: torch.Tensor, masks: Masks, k: int,
+                    names: list[str], scores: Mapping[str, torch.Tensor]) -> Masks:
+    """keep_top with torch ops (GPU and other devices): no host synchronisation but one."""
+    device = values.device
+    survivors = values.numel()
+    n = masks.total()
     if k == 0:
         keep = torch.zeros(survivors, dtype=torch.bool, device=device)
     elif k == survivors:
@@ -464,16 +804,9 @@ def keep_top(scores: Mapping[str, torch.Tensor], masks: Masks, density: float) -
         # The k-th largest score is the threshold; everything strictly above it is kept and
         # the remaining places go to the earliest survivors that tie with it.
         threshold = _kth_largest(values, k)
-        keep = None
-        if device.type == "cpu":  # reading a count costs nothing here
-            at_least = values >= threshold
-            if int(at_least.sum()) == k:
-                keep = at_least  # no tie straddles the threshold (the usual case)
-        if keep is None:
-            keep = values > threshold
-            ties = values == threshold
-            places = k - keep.sum()
-            keep |= ties & (torch.cumsum(ties, 0) <= places)
+        keep = values > threshold
+        ties = values == threshold
+        keep |= ties & (torch.cumsum(ties, 0) <= k - keep.sum())
 
     old_local = masks._kept_positions()
     segments = masks._sizes if old_local is None else masks._layer_counts()
@@ -489,90 +822,19 @@ def keep_top(scores: Mapping[str, torch.Tensor], masks: Masks, density: float) -
     if k == n:
         local = None  # everything kept (and everything survived)
     elif old_local is None:  # every weight survived: a survivor's position is its flat index
-        local = _local_positions(_true_positions(keep, k), new_counts, masks._sizes)
-    elif device.type == "cuda":
-        local = old_local.index_select(0, _true_positions(keep, k))  # no synchronisation
+        positions = _true_positions(keep, k)
+        local = torch.cat([segment - offset for segment, offset in
+                           zip(torch.split(positions, new_counts), _offsets(masks._sizes))])
     else:
-        local = old_local.masked_select(keep)
+        local = old_local.index_select(0, _true_positions(keep, k))
     if old_local is None:
         flat = keep  # over all n weights already
     else:
         flat = torch.zeros(n, dtype=torch.bool, device=device)
-        offset, start = 0, 0
-        for size, c in zip(masks._sizes, new_counts):
-            if c:
-                flat[offset : offset + size].index_fill_(0, local[start : start + c], True)
-            offset += size
-            start += c
+        for offset, size, part in zip(_offsets(masks._sizes), masks._sizes, torch.split(local, new_counts)):
+            if part.numel():
+                flat[offset : offset + size].index_fill_(0, part, True)
     return Masks._from_flat(flat, masks, new_counts, local)
-
-
-def _local_positions(positions: torch.Tensor, counts: list[int], sizes: list[int]) -> torch.Tensor:
-    """Flat indices over all layers (ascending; ``counts[i]`` in layer ``i``) -> within-layer positions."""
-    return torch.cat([segment - offset for segment, offset in zip(torch.split(positions, counts), _offsets(sizes))])
-
-
-def _lowest(values: torch.Tensor, m: int) -> torch.Tensor | None:
-    """Positions (ascending) of the ``m`` lowest of the 1-D CPU ``values``, ties taking the
-    LATEST positions first: exactly the survivors that keep_top's rule does not keep.
-
-    For a small ``m``: a strided sample bounds the m-th lowest value from above by ``hi``;
-    one vectorised comparison collects the candidates ``values <= hi`` (a little more than
-    ``m`` of them), and a stable sort of those few decides. If the bound turns out too low
-    (fewer than ``m`` candidates) or useless (too many), returns ``None`` and the caller
-    takes the general route: the answer never depends on the sample, only the speed does.
-    (kthvalue/topk over all survivors are branchy selections, several times slower here.)
-    """
-    n = values.numel()
-    step = max(1, n // 2048)
-    sample = values[::step]
-    expected = m * sample.numel() / n  # rank of the m-th lowest within the sample
-    rank = int(expected + 4.0 * math.sqrt(expected) + 8)  # with a wide safety margin
-    if rank >= sample.numel():
-        return None
-    hi = torch.kthvalue(sample, rank).values
-    candidates = (values <= hi).nonzero().squeeze(1)  # ascending positions
-    if not m <= candidates.numel() <= n // 4:
-        return None
-    # Order the candidates by (value ascending, position descending): list them latest
-    # first, then sort stably by value. The first m are the ones that go.
-    latest_first = candidates.flip(0)
-    order = torch.sort(values.index_select(0, latest_first), stable=True).indices[:m]
-    return latest_first.index_select(0, order).sort().values
-
-
-def _without(masks: "Masks", dropped: torch.Tensor) -> "Masks":
-    """``masks`` minus the survivors at positions ``dropped`` (ascending, in select order)."""
-    counts = masks._layer_counts()
-    bounds = []
-    for c in counts[:-1]:
-        bounds.append((bounds[-1] if bounds else 0) + c)
-    cuts = torch.searchsorted(dropped, torch.tensor(bounds, dtype=dropped.dtype)).tolist() if bounds else []
-    per_layer = [b - a for a, b in zip([0] + cuts, cuts + [dropped.numel()])]
-    new_counts = [c - d for c, d in zip(counts, per_layer)]
-    old_local = masks._kept_positions()
-    survivors = sum(counts)
-    keep = torch.ones(survivors, dtype=torch.bool)
-    keep.index_fill_(0, dropped, False)
-    if old_local is None:  # every weight survived: positions are flat indices
-        flat = keep
-        local = _local_positions(keep.nonzero().squeeze(1), new_counts, masks._sizes)
-    else:
-        offsets = torch.tensor(_offsets(masks._sizes), dtype=old_local.dtype)
-        global_dropped = old_local.index_select(0, dropped) + torch.repeat_interleave(
-            offsets, torch.tensor(per_layer, dtype=torch.int64))
-        flat = masks._flat_mask().clone()
-        flat.index_fill_(0, global_dropped, False)
-        local = old_local.masked_select(keep)
-    return Masks._from_flat(flat, masks, new_counts, local)
-
-
-def _offsets(sizes: list[int]) -> list[int]:
-    offsets, offset = [], 0
-    for size in sizes:
-        offsets.append(offset)
-        offset += size
-    return offsets
 
 
 class _Scores(dict):
@@ -580,9 +842,9 @@ class _Scores(dict):
     survivors' values it was built from, so :func:`keep_top` need not gather them again.
 
     The shortcut is taken only while it is provably the same data: same ``Masks`` object,
-    the same tensor objects under the same names, and neither the flat buffer nor the
-    values modified in place since (their version counters unchanged). Anything else, a
-    replaced entry, an in-place edit, other masks, goes the general way.
+    the same tensor objects under the same names, and neither they nor the values modified
+    in place since (their version counters unchanged). Anything else, a replaced entry, an
+    in-place edit, other masks, goes the general way.
     """
 
     __slots__ = ("_masks", "_values", "_tensors", "_versions")
@@ -607,7 +869,7 @@ class _Scores(dict):
             return None
         if [scores._values._version] + [t._version for t in scores._tensors] != scores._versions:
             return None
-        if scores._values.device != masks[next(iter(masks))].device:
+        if scores._values.device != masks._device:
             return None
         return scores._values
 

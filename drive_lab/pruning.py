@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from .masks import Masks, keep_top
+from .masks import _APPLIED_BY_PRUNER, Masks, keep_top
 from .progress import progress
 from .runtime import synchronize
 
@@ -112,6 +112,14 @@ def prune(
     Returns:
         ``(masks, history)``: the final masks and one :class:`PruningStep` per iteration.
         A layer left with no weight is named in every step's ``collapsed`` and warned about.
+
+    Cost: one iteration is about one scoring pass. After each step only the weights pruned
+    in that step are zeroed when the weights are as the previous step left them (PyTorch's
+    version counters unchanged: any in-place torch operation on them, e.g. by the scorer,
+    makes it a full ``masks.apply``; writes through ``.data`` are not counted, so a scorer
+    must not un-zero pruned weights that way); the scorer's own masking of weights the pruner has
+    just masked is skipped on the same condition. The per-step report (density, kept,
+    layer densities, collapse) comes from counts the masks already hold.
     """
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"iterations must be an integer >= 1 (1 = one-shot), got {iterations!r}")
@@ -122,12 +130,22 @@ def prune(
     options = dict(score_options or {})
     history = PruningHistory()
     steps = progress(schedule, desc="pruning", unit="iteration") if show_progress else schedule
+    applied = None  # the masks this loop has applied to the model itself
     for k, target in enumerate(steps, start=1):
         synchronize(device)
         start = time.perf_counter()
-        scores = score(model, batches() if batches is not None else None, masks, **options)
-        masks = keep_top(scores, masks, target)
-        masks.apply(model)
+        # While the scorer runs, the masks it is given count as applied by the pruner, so
+        # the scorer's own masking of the (unchanged) weights is not done a second time.
+        token = _APPLIED_BY_PRUNER.set(applied)
+        try:
+            scores = score(model, batches() if batches is not None else None, masks, **options)
+        finally:
+            _APPLIED_BY_PRUNER.reset(token)
+        previous, masks = masks, keep_top(scores, masks, target)
+        # Zero what this step pruned: only the newly pruned weights when the model is as
+        # `previous` left it (version counters unchanged), else a full masks.apply(model).
+        masks._apply_step(model, previous)
+        applied = masks
         synchronize(device)
         seconds = time.perf_counter() - start
         history.steps.append(

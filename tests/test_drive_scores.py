@@ -147,3 +147,54 @@ def test_scoring_leaves_model_untouched():
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         scores.drive(tiny_network(), batches(), **kwargs)
+
+
+def random_network_and_masks(seed: int, density: float):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 6 * 6, 5))
+    g = torch.Generator().manual_seed(seed)
+    masks = Masks({n: torch.rand(p.shape, generator=g) < density
+                   for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1})
+    x, y = torch.randn(6, 1, 8, 8, generator=g), torch.randint(0, 5, (6,), generator=g)
+    return model, masks, [(x, y)]
+
+
+@pytest.mark.parametrize("options", [{}, {"magnitude": 2.0, "connection": 0.5, "convergence": 3.0},
+                                     {"convergence": 0.0}, {"combine": "product"},
+                                     {"combine": "product", "connection": 0.25}])
+@pytest.mark.parametrize("density", [1.0, 0.4, 0.05])
+def test_drive_equals_its_terms_combined(options, density):
+    """drive() scores the survivors only (NumPy on the CPU); it must agree with the
+    full-size route, combine_terms(drive_terms(...)), and put -inf on every pruned weight."""
+    model, masks, batches = random_network_and_masks(3, density)
+    fused = scores.drive(model, batches, masks, **options)
+    separate = scores.combine_terms(scores.drive_terms(model, batches, masks), masks, **options)
+    assert list(fused) == list(masks)
+    for name in masks:
+        assert fused[name].shape == masks[name].shape and fused[name].dtype == torch.float32
+        assert torch.all(torch.isneginf(fused[name][~masks[name]]))
+        torch.testing.assert_close(fused[name][masks[name]], separate[name][masks[name]], rtol=1e-5, atol=0)
+
+
+def test_drive_numpy_and_torch_routes_agree(monkeypatch):
+    from drive_lab import masks as masks_module
+
+    model, masks, batches = random_network_and_masks(4, 0.3)
+    on_numpy = scores.drive(model, batches, masks)
+    monkeypatch.setattr(masks_module, "NUMPY_ON_CPU", False)
+    on_torch = scores.drive(model, batches, masks)
+    for name in masks:
+        torch.testing.assert_close(on_numpy[name], on_torch[name], rtol=1e-6, atol=0)
+
+
+def test_drive_scores_are_fresh_tensors():
+    """The scores may live in the spent gradient buffers, never in the weights or in
+    anything the caller holds; scoring twice gives two independent results."""
+    model, masks, batches = random_network_and_masks(5, 0.5)
+    first = scores.drive(model, batches, masks)
+    kept = {n: t.clone() for n, t in first.items()}
+    second = scores.drive(model, batches, masks)
+    weights = dict(model.named_parameters())
+    for name in masks:
+        assert first[name].data_ptr() != second[name].data_ptr() != weights[name].data_ptr()
+        assert torch.equal(first[name], kept[name])

@@ -117,6 +117,13 @@ import numpy as np
 from drive_lab import masks as masks_module
 
 
+@pytest.fixture(params=["numpy", "torch"])
+def route(request, monkeypatch):
+    """Run a test through the CPU's NumPy route and through the torch route (the GPU's)."""
+    monkeypatch.setattr(masks_module, "NUMPY_ON_CPU", request.param == "numpy")
+    return request.param
+
+
 def reference_keep(scores: dict, masks: Masks, k: int) -> dict:
     """Keep the k survivors with the highest score; ties: earliest layer, then flat index."""
     names = list(masks)
@@ -161,7 +168,7 @@ def user_masks(shapes: dict, density: float, generator: torch.Generator) -> Mask
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_keep_top_matches_reference_with_heavy_ties(seed):
+def test_keep_top_matches_reference_with_heavy_ties(seed, route):
     g = torch.Generator().manual_seed(seed)
     shapes = random_layers(g)
     masks = user_masks(shapes, 0.7, g)
@@ -173,7 +180,7 @@ def test_keep_top_matches_reference_with_heavy_ties(seed):
         assert_matches_reference(keep_top(scores, masks, density), scores, masks, density)
 
 
-def test_keep_top_minus_inf_survivors_fill_last_places_in_order():
+def test_keep_top_minus_inf_survivors_fill_last_places_in_order(route):
     masks = Masks({"a": torch.tensor([True, True, False, True]), "b": torch.tensor([True, True, True])})
     inf = float("inf")
     scores = {"a": torch.tensor([-inf, 1.0, 9.0, -inf]), "b": torch.tensor([-inf, 2.0, -inf])}
@@ -186,7 +193,7 @@ def test_keep_top_minus_inf_survivors_fill_last_places_in_order():
         assert_matches_reference(keep_top(scores, masks, k / 7), scores, masks, k / 7)
 
 
-def test_keep_top_all_minus_inf_and_k_equal_survivors():
+def test_keep_top_all_minus_inf_and_k_equal_survivors(route):
     masks = Masks({"w": torch.tensor([True, False, True, True, False])})
     scores = {"w": torch.full((5,), float("-inf"))}
     kept = keep_top(scores, masks, 3 / 5)  # k = survivors: all survivors, nothing else
@@ -195,7 +202,7 @@ def test_keep_top_all_minus_inf_and_k_equal_survivors():
     assert keep_top(scores, masks, 0.0).kept() == 0
 
 
-def test_keep_top_k_zero_and_collapse_counts():
+def test_keep_top_k_zero_and_collapse_counts(route):
     masks = Masks.ones(small_model())
     scores = {n: torch.rand(m.shape) for n, m in masks.items()}
     none = keep_top(scores, masks, 0.0)
@@ -204,7 +211,7 @@ def test_keep_top_k_zero_and_collapse_counts():
     assert all(not bool(m.any()) for m in none.values())
 
 
-def test_keep_top_ignores_scores_of_pruned_weights_even_huge():
+def test_keep_top_ignores_scores_of_pruned_weights_even_huge(route):
     g = torch.Generator().manual_seed(3)
     shapes = random_layers(g)
     masks = user_masks(shapes, 0.5, g)
@@ -214,7 +221,7 @@ def test_keep_top_ignores_scores_of_pruned_weights_even_huge():
 
 
 @pytest.mark.parametrize("where", ["survivor", "pruned"])
-def test_nan_anywhere_is_rejected(where):
+def test_nan_anywhere_is_rejected(where, route):
     masks = Masks({"a": torch.tensor([True, False, True]), "b": torch.tensor([True, True])})
     scores = {"a": torch.tensor([1.0, 2.0, 3.0]), "b": torch.tensor([4.0, 5.0])}
     scores["a"][0 if where == "survivor" else 1] = float("nan")
@@ -222,20 +229,20 @@ def test_nan_anywhere_is_rejected(where):
         keep_top(scores, masks, 0.4)
 
 
-def test_nan_reported_before_nested_error():
+def test_nan_reported_before_nested_error(route):
     masks = Masks({"w": torch.tensor([True, False, False])})
     with pytest.raises(ValueError, match="NaN"):
         keep_top({"w": torch.tensor([float("nan"), 0.0, 0.0])}, masks, 1.0)
 
 
-def test_plus_and_minus_inf_scores_are_not_mistaken_for_nan():
+def test_plus_and_minus_inf_scores_are_not_mistaken_for_nan(route):
     # +inf and -inf in one layer sum to NaN: that alone must not be reported as a NaN score
     masks = Masks({"w": torch.ones(4, dtype=torch.bool)})
     scores = {"w": torch.tensor([float("inf"), float("-inf"), 1.0, 0.5])}
     assert keep_top(scores, masks, 0.5)["w"].tolist() == [True, False, True, False]
 
 
-def test_keep_top_leaves_inputs_untouched():
+def test_keep_top_leaves_inputs_untouched(route):
     g = torch.Generator().manual_seed(4)
     shapes = random_layers(g)
     masks = user_masks(shapes, 0.6, g)
@@ -254,7 +261,7 @@ def test_score_size_mismatch_is_a_clear_error():
 
 
 @pytest.mark.parametrize("kind", ["continuous", "ties", "float64", "minus_inf"])
-def test_many_nested_steps_match_reference(kind):
+def test_many_nested_steps_match_reference(kind, route):
     """A long iterative schedule on a network-sized vector: each step equals the reference
     computed from the previous masks, both through a plain dict of scores and through the
     scores Masks.expand builds (the path DRIVE takes)."""
@@ -286,8 +293,8 @@ def test_many_nested_steps_match_reference(kind):
 
 
 def test_few_survivors_dropped_selection_matches_general_route():
-    """The CPU route for a small drop (sampled bound + stable sort of the candidates) and
-    the general k-th-value route agree with the reference, ties included."""
+    """The CPU selection for a small drop (a sampled bound, then a k-th value among the few
+    candidates) gives exactly the reference's dropped set, ties included."""
     g = torch.Generator().manual_seed(5)
     taken = 0
     for trial in range(20):
@@ -298,9 +305,9 @@ def test_few_survivors_dropped_selection_matches_general_route():
         m = int(torch.randint(1, n // 8, (1,), generator=g))
         order = np.lexsort((-np.arange(n), values.double().numpy()))  # value asc, then latest first
         expected = np.sort(order[:m])
-        dropped = masks_module._lowest(values, m)
+        dropped = masks_module._lowest(values.numpy(), m)
         if dropped is not None:  # None = declined (e.g. massive ties): the general route runs
-            np.testing.assert_array_equal(dropped.numpy(), expected)
+            np.testing.assert_array_equal(dropped, expected)
             taken += 1
     assert taken >= 10  # the fast route was really exercised
 
@@ -319,7 +326,7 @@ def test_gpu_style_selection_helpers_on_cpu():
     assert torch.equal(torch.nonzero_static(flags, size=int(flags.sum())).squeeze(1), flags.nonzero().squeeze(1))
 
 
-def test_expanded_scores_changed_in_place_are_seen():
+def test_expanded_scores_changed_in_place_are_seen(route):
     """keep_top's shortcut for Masks.expand output must notice edits made after expand."""
     masks = Masks({"a": torch.tensor([True, True, False, True]), "b": torch.tensor([True, False, True])})
     scores = masks.expand(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]), float("-inf"))
@@ -332,7 +339,7 @@ def test_expanded_scores_changed_in_place_are_seen():
     assert keep_top(scores, other, 2 / 7)["a"].tolist() == [True, False, False, True]
 
 
-def test_select_and_expand_round_trip():
+def test_select_and_expand_round_trip(route):
     g = torch.Generator().manual_seed(8)
     shapes = random_layers(g)
     masks = user_masks(shapes, 0.4, g)
@@ -348,7 +355,7 @@ def test_select_and_expand_round_trip():
     assert type(pickle.loads(pickle.dumps(back))) is dict  # saved as the plain dict it is
 
 
-def test_masks_from_keep_top_behave_like_user_masks():
+def test_masks_from_keep_top_behave_like_user_masks(route):
     """Counting, factors, apply, state_dict and to() agree between a keep_top result and
     Masks rebuilt from its plain tensors."""
     model = small_model()
@@ -367,3 +374,87 @@ def test_masks_from_keep_top_behave_like_user_masks():
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
     assert all(torch.equal(masks.state_dict()[n], plain[n]) for n in masks)
+
+
+def test_incremental_enforcement_equals_a_full_apply(route):
+    """The pruner zeroes only the newly pruned weights when the model is as the previous
+    masks left it; the result is bit for bit a full apply (x * 0 keeps the sign of zero)."""
+    g = torch.Generator().manual_seed(12)
+    model, reference = small_model(), small_model()
+    masks = Masks.ones(model)
+    for density in (0.7, 0.5, 0.3, 0.29, 0.1):
+        scores = {n: torch.rand(m.shape, generator=g) for n, m in masks.items()}
+        new = keep_top(scores, masks, density)
+        new._apply_step(model, masks)
+        new.apply(reference)
+        for a, b in zip(prunable_parameters(model).values(), prunable_parameters(reference).values()):
+            assert torch.equal(a, b) and torch.equal(torch.signbit(a), torch.signbit(b))
+        masks = new
+
+
+def test_incremental_enforcement_falls_back_when_weights_changed(route):
+    model = small_model()
+    g = torch.Generator().manual_seed(13)
+    masks = keep_top({n: torch.rand(m.shape, generator=g) for n, m in Masks.ones(model).items()},
+                     Masks.ones(model), 0.5)
+    masks.apply(model)
+    new = keep_top({n: torch.rand(m.shape, generator=g) for n, m in masks.items()}, masks, 0.4)
+    with torch.no_grad():
+        for w in prunable_parameters(model).values():
+            w.add_(1.0)  # in place: every pruned weight is non-zero again
+    new._apply_step(model, masks)
+    for name, w in prunable_parameters(model).items():
+        assert torch.all(w[~new[name]] == 0)
+        assert torch.all(w[new[name]] != 0)
+
+
+def test_scoring_skips_masking_only_for_what_the_pruner_just_applied(route):
+    """Outside prune() the scorer always masks; inside it only skips masks the pruner has
+    applied to weights unchanged since."""
+    from drive_lab.scores.gradients import masked_weights
+
+    model = small_model()
+    g = torch.Generator().manual_seed(14)
+    masks = keep_top({n: torch.rand(m.shape, generator=g) for n, m in Masks.ones(model).items()},
+                     Masks.ones(model), 0.4)
+    masks.apply(model)
+    with torch.no_grad():
+        model[4].weight.data.add_(1.0)  # not seen by the version counter
+    masked_weights(model, masks)  # outside prune: a full apply regardless
+    assert torch.all(model[4].weight[~masks["4.weight"]] == 0)
+    token = masks_module._APPLIED_BY_PRUNER.set(masks)
+    try:
+        with torch.no_grad():
+            model[4].weight.add_(1.0)  # a tracked in-place change: the skip must not happen
+        masked_weights(model, masks)
+        assert torch.all(model[4].weight[~masks["4.weight"]] == 0)
+    finally:
+        masks_module._APPLIED_BY_PRUNER.reset(token)
+
+
+def test_masks_built_on_demand_match_their_counts(route):
+    g = torch.Generator().manual_seed(15)
+    shapes = random_layers(g)
+    masks = user_masks(shapes, 0.8, g)
+    for density in (0.7, 0.6, 0.2):
+        masks = keep_top({n: torch.rand(t.shape, generator=g) for n, t in shapes.items()}, masks, density)
+        counts = [row["kept"] for row in masks.report()]  # from the cached counts ...
+        assert counts == [int(masks[n].sum()) for n in masks]  # ... and from the tensors
+        assert all(masks[n].dtype == torch.bool and masks[n].shape == shapes[n].shape for n in masks)
+
+
+def test_masks_pickle_and_deepcopy(route):
+    import copy
+    import pickle
+
+    model = small_model()
+    masks = Masks.ones(model)
+    g = torch.Generator().manual_seed(16)
+    for density in (0.5, 0.2):
+        new = keep_top({n: torch.rand(m.shape, generator=g) for n, m in masks.items()}, masks, density)
+        new._apply_step(model, masks)
+        masks = new
+    for other in (pickle.loads(pickle.dumps(masks)), copy.deepcopy(masks)):
+        assert list(other) == list(masks) and other.report() == masks.report()
+        assert all(torch.equal(other[n], masks[n]) for n in masks)
+        assert keep_top({n: torch.ones(m.shape) for n, m in other.items()}, other, 0.1).kept() == round(0.1 * other.total())

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from drive_lab import scores
-from drive_lab.masks import Masks
+from drive_lab.masks import Masks, keep_top
 from drive_lab.pruning import exponential_schedule, prune
 
 
@@ -87,3 +87,84 @@ def test_history_times_are_recorded():
     _, history = prune(mlp(), scores.drive, data(), density=0.5, iterations=3, show_progress=False)
     assert all(step.seconds > 0 for step in history.steps)
     assert math.isclose(history.seconds, sum(s.seconds for s in history.steps))
+
+
+def reference_step(scores, masks, k):
+    """keep_top's rule written independently: stable argsort over the survivors."""
+    import numpy as np
+
+    names = list(masks)
+    flat_scores = np.concatenate([scores[n].detach().double().numpy().ravel() for n in names])
+    flat_masks = np.concatenate([masks[n].numpy().ravel() for n in names])
+    survivors = np.flatnonzero(flat_masks)
+    keep = np.zeros(flat_masks.size, dtype=bool)
+    keep[survivors[np.argsort(-flat_scores[survivors], kind="stable")[:k]]] = True
+    return keep
+
+
+@pytest.mark.parametrize("numpy_on_cpu", [True, False])
+def test_every_drive_step_matches_an_independent_reference(numpy_on_cpu, monkeypatch):
+    """prune() with DRIVE over many iterations: each step's masks are exactly the reference
+    top-k of that step's scores among the previous survivors, and the model's pruned
+    weights are zero when each scoring starts and at the end."""
+    import numpy as np
+
+    from drive_lab import masks as masks_module
+
+    monkeypatch.setattr(masks_module, "NUMPY_ON_CPU", numpy_on_cpu)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 48), nn.ReLU(), nn.Linear(48, 32), nn.ReLU(), nn.Linear(32, 4))
+    g = torch.Generator().manual_seed(2)
+    batch = [(torch.randn(16, 1, 8, 8, generator=g), torch.randint(0, 4, (16,), generator=g))]
+    seen = []
+
+    def recording(model, batches, masks):
+        for name, w in ((n, dict(model.named_parameters())[n]) for n in masks):
+            assert torch.all(w[~masks[name]] == 0), "scoring must see m ⊙ θ"
+        result = scores.drive(model, batches, masks)
+        seen.append((masks, {n: t.clone() for n, t in result.items()}))
+        return result
+
+    final, history = prune(model, recording, lambda: batch, density=0.02, iterations=25, show_progress=False)
+    total = 64 * 48 + 48 * 32 + 32 * 4
+    after = [m for m, _ in seen[1:]] + [final]
+    for (before, step_scores), result, step in zip(seen, after, history.steps):
+        expected = reference_step(step_scores, before, step.kept)
+        got = np.concatenate([result[n].numpy().ravel() for n in result])
+        np.testing.assert_array_equal(got, expected)
+        assert step.kept == round(step.target_density * total) == int(got.sum())
+        assert step.layer_density == {n: int(result[n].sum()) / result[n].numel() for n in result}
+    for name, module in (("1.weight", model[1]), ("3.weight", model[3]), ("5.weight", model[5])):
+        assert torch.all(module.weight[~final[name]] == 0)
+
+
+def test_a_scorer_that_changes_weights_in_place_still_ends_masked():
+    """If scoring touches the weights (here: adds 1 in place), the pruner's shortcut (zero
+    only the newly pruned weights) must not be taken: every pruned weight ends at zero."""
+    def meddling(model, batches, masks):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        return scores.magnitude(model, batches, masks)
+
+    model = mlp()
+    masks, _ = prune(model, meddling, None, density=0.1, iterations=6, show_progress=False)
+    for name, module in (("1.weight", model[1]), ("3.weight", model[3])):
+        assert torch.all(module.weight[~masks[name]] == 0)
+        assert torch.all(module.weight[masks[name]] != 0)
+
+
+def test_steady_state_pruning_equals_step_by_step_application():
+    """Many iterations in one prune() call give the same masks and weights as doing each
+    step by hand with keep_top and a full Masks.apply."""
+    a, b = mlp(), mlp()
+    data_a, data_b = data(), data()
+    masks_a, _ = prune(a, scores.drive, data_a, density=0.05, iterations=8, show_progress=False)
+    masks_b = Masks.ones(b)
+    for target in exponential_schedule(0.05, 8):
+        masks_b = keep_top(scores.drive(b, data_b(), masks_b), masks_b, target)
+        masks_b.apply(b)
+    for n in masks_a:
+        assert torch.equal(masks_a[n], masks_b[n])
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)

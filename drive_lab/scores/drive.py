@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..masks import Masks
+from ..masks import Masks, _numpy_route
 from .gradients import Batch, loss_gradients, masked_weights, pruned_to_minus_inf
 
 TERMS = ("magnitude", "connection", "convergence")
@@ -115,8 +116,16 @@ def drive(
     # handful of 1-D ops (in place where possible); the full-size result is written once,
     # at the end, and nothing waits for the device (the sums stay tensors).
     names = list(masks)
-    m_term = masks.select([weights[name].detach() for name in names]).abs_()  # fresh tensors
-    v_term = masks.select([gradients[name] for name in names]).abs_()
+    thetas = [weights[name].detach() for name in names]
+    grads = [gradients[name] for name in names]
+    if masks._device.type == "cpu" and _numpy_route(thetas + grads) and len({t.dtype for t in thetas + grads}) == 1 \
+            and grads[0].dtype in (torch.float32, torch.float64):
+        # On the CPU the same arithmetic in NumPy, on zero-copy views (cheaper small calls).
+        score = _score_numpy(masks, thetas, grads, magnitude, connection, convergence, combine)
+        buffers = grads if _spare_all(grads, grads[0]) else None
+        return masks._expand_np(score, float("-inf"), buffers)
+    m_term = masks.select(thetas).abs_()  # fresh tensors
+    v_term = masks.select(grads).abs_()
     c_term = m_term * v_term  # |θ·g| = |θ|·|g|
     totals = torch.stack([m_term.sum(), c_term.sum(), v_term.sum()])
     # term / Σ term as normalise() does it; an all-zero term stays 0
@@ -131,10 +140,41 @@ def drive(
         score = m_term.mul_(c_part.add_(v_part))
     # The full-size scores go into the gradient buffers, spent by now and ours alone (fresh
     # from autograd.grad): no new memory the size of the network.
-    buffers = [gradients[name] for name in names]
-    if not all(_spare(g, score) for g in buffers) or len({g.data_ptr() for g in buffers}) != len(buffers):
-        buffers = None
-    return masks.expand(score, float("-inf"), out=buffers)
+    return masks.expand(score, float("-inf"), out=grads if _spare_all(grads, score) else None)
+
+
+def _score_numpy(masks: Masks, thetas: list[torch.Tensor], grads: list[torch.Tensor], magnitude: float,
+                 connection: float, convergence: float, combine: str) -> np.ndarray:
+    """The survivors' DRIVE scores with NumPy, operation for operation as the torch route."""
+    m_term = masks._select_np([t.numpy() for t in thetas])  # fresh arrays
+    v_term = masks._select_np([g.numpy() for g in grads])
+    kind = m_term.dtype.type
+    with np.errstate(all="ignore"):  # inf/NaN propagate silently, as in torch
+        np.abs(m_term, out=m_term)
+        np.abs(v_term, out=v_term)
+        c_term = m_term * v_term  # |θ·g| = |θ|·|g|
+        m_scale, c_scale, v_scale = (kind(1) / t if t > 0 else kind(0) for t in (m_term.sum(), c_term.sum(), v_term.sum()))
+        c_term *= c_scale
+        if connection != 1:
+            c_term *= kind(connection)
+        v_term *= v_scale
+        if convergence != 1:
+            v_term *= kind(convergence)
+        if combine == "sum":
+            m_term *= m_scale
+            if magnitude != 1:
+                m_term *= kind(magnitude)
+            m_term += c_term
+            m_term += v_term
+        else:
+            c_term += v_term
+            m_term *= c_term
+    return m_term
+
+
+def _spare_all(buffers: list[torch.Tensor], score: torch.Tensor) -> bool:
+    """Whether the gradient ``buffers`` can take the full-size scores (distinct, spare)."""
+    return all(_spare(g, score) for g in buffers) and len({g.data_ptr() for g in buffers}) == len(buffers)
 
 
 def _spare(buffer: torch.Tensor, score: torch.Tensor) -> bool:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..masks import Masks, prunable_parameters
+from ..masks import Masks, _ensure_applied, prunable_parameters
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -20,21 +20,29 @@ def preserved_buffers(model: nn.Module) -> Iterator[None]:
     Scoring runs forward passes in training mode; a score function must not leave
     the model's statistics changed behind it (it is a pure function of model and data).
     """
-    saved = {name: buf.detach().clone() for name, buf in model.named_buffers()}
+    named = list(model.named_buffers())
+    if not named:  # nothing to keep (e.g. no BatchNorm): no second walk over the modules
+        yield
+        return
+    saved = {name: buf.detach().clone() for name, buf in named}
     try:
         yield
     finally:
         with torch.no_grad():
-            for name, buf in model.named_buffers():
-                buf.copy_(saved[name])
+            current = list(model.named_buffers())
+            torch._foreach_copy_([buf for _, buf in current], [saved[name] for name, _ in current])
 
 
 def masked_weights(model: nn.Module, masks: Masks | None) -> tuple[dict[str, nn.Parameter], Masks]:
-    """The prunable weights with pruned entries zeroed (invariant 3: score on m ⊙ θ)."""
+    """The prunable weights with pruned entries zeroed (invariant 3: score on m ⊙ θ).
+
+    Inside :func:`drive_lab.pruning.prune`, masks the pruner has just applied to these very
+    weights (unchanged since) are not applied a second time.
+    """
     weights = prunable_parameters(model)
     if masks is None:
         masks = Masks.ones(model)
-    masks.apply(model)
+    _ensure_applied(masks, model, weights)
     return weights, masks
 
 
