@@ -140,7 +140,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .experiments import EXPERIMENTS
+    from .experiments import EXPERIMENTS, GROUPS
     from .presets import PRESETS
 
     parser = _Parser(
@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a named sweep of the course (sized by a preset) through the results store and write "
         "results/<preset>/<name>.csv with a JSON file recording command, versions and hardware. Experiments: "
         + "; ".join(f"{e.name}: {e.description}" for e in EXPERIMENTS.values()))
-    experiment_parser.add_argument("name", choices=[*EXPERIMENTS, "all"], help="experiment name, or all")
+    experiment_parser.add_argument("name", choices=[*EXPERIMENTS, *GROUPS, "all"],
+                                   help="experiment name; study = every question of the reproduction study; all")
     experiment_parser.add_argument("--preset", choices=list(PRESETS), default=None,
                                    help="sizes (default: $DRIVE_LAB_PRESET, else gpu with CUDA, else cpu)")
     experiment_parser.add_argument("--recompute", action="store_true",
@@ -250,8 +251,12 @@ def sweep_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 def experiment_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``python -m drive_lab experiment NAME|all``: the course's named sweeps and their tables."""
     from . import experiments
+    from .presets import get_preset
 
-    names = list(experiments.EXPERIMENTS) if args.name == "all" else [args.name]
+    names = (list(experiments.EXPERIMENTS) if args.name == "all"
+             else list(experiments.GROUPS.get(args.name, [args.name])))
+    if len(names) > 1:  # a group runs what the preset plans; a single name with no runs is an error below
+        names = [name for name in names if experiments.get_experiment(name).configs(get_preset(args.preset))]
     with executor_for(args.jobs, args.dask) as executor:
         for name in names:
             frame = experiments.results(name, args.preset, recompute=args.recompute, tables_dir=args.tables_dir,

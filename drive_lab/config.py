@@ -19,6 +19,7 @@ from .data import DATASETS
 from .methods import METHODS, get_method, method_specific_fields
 from .models import INITS, MODELS
 from .pruning import IMP_PRUNE_FRACTION, imp_rounds
+from .sanity import SANITY_CHECKS
 from .scores.drive import COMBINATIONS
 from .training import LR_SCHEDULES, Optimisation
 from .version import RESULTS_SCHEMA
@@ -89,6 +90,10 @@ class RunConfig:
     init: str = field(default="reference", **_help("weight initialisation: reference = Kaiming fan-in on every conv and "
                                                   "linear weight (open_lth, Synaptic-Flow); legacy = drive_lab 0.1.0's "
                                                   "(conv fan-out, PyTorch's default for linear layers)"))
+    sanity: str = field(default="none", **_help("sanity check applied to the method (Frankle et al. 2021): none; "
+                                                "shuffle = its final mask permuted within each layer; reinit = its "
+                                                "final mask with freshly drawn weights; invert = keep its lowest-ranked "
+                                                "weights at every iteration"))
     threads: int = field(default=1, **_help("torch CPU threads the run computes with; CPU results depend on it "
                                             "(reductions split differently), so it is part of the run's key"))
 
@@ -111,6 +116,9 @@ class RunConfig:
         choose("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         choose("rewind", self.rewind, REWIND_CHOICES)
         choose("init", self.init, INITS)
+        choose("sanity", self.sanity, SANITY_CHECKS)
+        if self.sanity != "none" and not spec.prunes:
+            raise ValueError(f"sanity={self.sanity!r} needs a pruning method; {self.method!r} does not prune")
         if self.score_mode is not None:
             choose("score_mode", self.score_mode, SCORE_MODES)
         if self.score_per_class is not None and self.score_per_class < 0:

@@ -20,7 +20,8 @@ from typing import Callable
 from .config import RunConfig
 from .methods import DRIVE_VARIANTS, METHODS, baselines
 from .paths import atomic_write, default_tables_dir
-from .presets import Preset, get_preset
+from . import study
+from .presets import PRESETS, Preset, get_preset
 from .sweep import expand_grid, run_configs
 
 # The baselines that prune before training (by a score), in registration order.
@@ -40,7 +41,20 @@ class Experiment:
     plan: Callable[[Preset], list[tuple[RunConfig, dict]]]
 
     def configs(self, preset: Preset) -> list[RunConfig]:
-        return [config for base, grid in self.plan(preset) for config in expand_grid(base, grid)]
+        configs = [config for base, grid in self.plan(preset) for config in expand_grid(base, grid)]
+        return list(dict.fromkeys(configs))  # a run listed twice (shared by two designs) runs once
+
+
+def _study_question(name: str):
+    build = study.QUESTIONS[name][1]
+
+    def plan(p: Preset) -> list[tuple[RunConfig, dict]]:
+        if p.study is None:
+            raise ValueError(f"preset {p.name!r} has no study plan; presets with one: "
+                             f"{', '.join(n for n, q in PRESETS.items() if q.study is not None)}")
+        return [(config, {}) for config in build(p.run, p.study)]
+
+    return plan
 
 
 def _per_method(p: Preset, methods, grid: dict, **changes) -> list[tuple[RunConfig, dict]]:
@@ -88,7 +102,10 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     Experiment("ablation_warmup", "warm-up epochs E from 0 upward, for DRIVE and for SNIP", _ablation_warmup),
     Experiment("full_runs", "DRIVE vs IMP, SNIP, GraSP, SynFlow, Random and the dense network, "
                "every model of the preset, up to at least 99% sparsity", _full_runs),
+    *(Experiment(name, description, _study_question(name)) for name, (description, _) in study.QUESTIONS.items()),
 ]}
+# ``experiment study`` runs every question of the reproduction study, each into its own table.
+GROUPS: dict[str, tuple[str, ...]] = {"study": tuple(study.QUESTIONS)}
 
 
 def get_experiment(name: str) -> Experiment:
@@ -134,6 +151,8 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
                                  f"on {meta.get('hardware', 'unrecorded hardware')}, {meta.get('created', '')})")
         return frame
     configs = experiment.configs(preset)
+    if not configs:
+        raise ValueError(f"experiment {name!r} has no runs on preset {preset.name!r} (its study plan leaves it out)")
     # One sweep over the whole plan: every point checked up front, every worker kept busy.
     frame = run_configs(configs, results_dir=results_dir, executor=executor, show=("method", "sparsity", "seed"))
     frame = frame.drop_duplicates("key").reset_index(drop=True)

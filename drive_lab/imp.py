@@ -25,6 +25,7 @@ from .phases import final_training_generator, finish, prepare, warm_up
 from .pruning import IMP_PRUNE_FRACTION, PruningStep, imp_densities, imp_rounds
 from .results import RunResult
 from .runtime import synchronize
+from .sanity import score_for
 from .training import train
 
 
@@ -53,6 +54,7 @@ def run_imp_grid(config: RunConfig, sparsities: Sequence[float]) -> list[RunResu
     rewind_state = copy.deepcopy(model.state_dict())
 
     last_round = max(t.iterations for t in targets)
+    rank_by = score_for(scores.magnitude, base.sanity)  # inverted for the invert sanity check
     masks = Masks.ones(model).to(device)
     steps: list[PruningStep] = []
     finals: dict[int, Masks] = {}
@@ -67,7 +69,7 @@ def run_imp_grid(config: RunConfig, sparsities: Sequence[float]) -> list[RunResu
         synchronize(device)
         train_seconds.append(time.perf_counter() - start)
         start = time.perf_counter()
-        magnitudes = scores.magnitude(model, None, masks)
+        magnitudes = rank_by(model, None, masks)
         for i, target in enumerate(targets):
             if target.iterations == r:  # this target's last round prunes exactly to it
                 finals[i] = keep_top(magnitudes, masks, 1 - target.sparsity)

@@ -305,6 +305,28 @@ def _init_weights(model: nn.Module, init: str = "reference") -> None:
             nn.init.zeros_(module.bias)
 
 
+def reinitialise(model: nn.Module, init: str = "reference", seed: int = 0) -> nn.Module:
+    """Draw fresh weights for ``model`` in place, by scheme ``init``, from ``seed``.
+
+    Every module's own ``reset_parameters`` first (PyTorch's defaults, BatchNorm running
+    statistics included), then ``init`` as :func:`build` applies it: the same distribution
+    a newly built model has, new values. The global random state is left as it was.
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown init={init!r}; valid choices: {', '.join(INITS)}")
+    devices = [p.device for p in model.parameters() if p.device.type == "cuda"]
+    with torch.random.fork_rng(devices=sorted({d.index or 0 for d in devices}) if devices else []):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for module in model.modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.reset_running_stats()
+            _init_weights(model, init)
+    return model
+
+
 def _construct(name: str, num_classes: int, in_channels: int, image_size: int, init: str = "reference") -> nn.Module:
     """Instantiate and initialise model ``name`` (arguments already validated).
 

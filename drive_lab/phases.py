@@ -22,6 +22,7 @@ from .masks import Masks
 from .models import build, check_input
 from .results import RunResult
 from .runtime import environment, resolve_device, seed_everything, synchronize
+from .sanity import before_training
 from .training import TrainingDiverged, evaluate, train
 
 # Scoring batches and the final training draw from their own random streams, so changing
@@ -163,6 +164,8 @@ def finish(config: RunConfig, device, model, data, masks: Masks, initial_state, 
     """Final phase shared by every method: optional rewind, train T epochs, evaluate, record."""
     if initial_state is not None:
         model.load_state_dict(initial_state)
+    # Sanity checks that act on the pruned network: shuffled masks, or freshly drawn weights.
+    masks = before_training(config.sanity, model, masks, init=config.init, seed=config.seed)
     masks.apply(model)
     collapsed = masks.collapsed()
     if collapsed:

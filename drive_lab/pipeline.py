@@ -25,6 +25,7 @@ from .phases import (FINAL_TRAINING_STREAM, SCORING_STREAM, check_run, final_tra
 from .pruning import prune
 from .results import RunResult
 from .runtime import synchronize, torch_threads
+from .sanity import score_for
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def run_scored(config: RunConfig) -> RunResult:
         # Scores see the network in the run's scoring mode (BatchNorm running or batch statistics).
         with warnings.catch_warnings(), models.mode(model, training=config.score_mode != "eval"):
             warnings.simplefilter("ignore")  # collapse is reported once, in finish(), with the run's context
-            masks, history = prune(model, spec.score, batches, 1.0 - config.sparsity, config.iterations,
+            masks, history = prune(model, score_for(spec.score, config.sanity), batches, 1.0 - config.sparsity, config.iterations,
                                    score_options=spec.options(config))
         pruning_history = history.to_dict()
     synchronize(device)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import RunConfig
+from .study import StudyArchitecture, StudyPlan
 
 PRESET_ENV_VAR = "DRIVE_LAB_PRESET"
 
@@ -41,6 +42,7 @@ class Preset:
     warmup_grid: tuple[int, ...]
     iterations: int = 100
     warmup_epochs: int = 3
+    study: StudyPlan | None = None  # the reproduction study's sizes (drive_lab.study)
 
     def config(self, **changes) -> RunConfig:
         """The preset's RunConfig for ``changes["method"]`` (default DRIVE), with ``changes`` applied.
@@ -76,6 +78,10 @@ PRESETS: dict[str, Preset] = {
         warmup_grid=(0, 1, 2),
         iterations=10,
         warmup_epochs=1,
+        study=StudyPlan(
+            architectures=(StudyArchitecture("conv", sparsities=(0.9,), seeds=(0,), ablation_seeds=(0,), warmup_epochs=1),),
+            iterations=5, warmup_grid=(0, 1), convergence_grid=(0.0, 1.0), map_sparsity=0.9, budget_warmups=(0, 1),
+            budget_sparsity=0.9, description="CI: one seed, one sparsity, the conv network on digits"),
     ),
     "cpu": Preset(
         name="cpu",
@@ -90,6 +96,20 @@ PRESETS: dict[str, Preset] = {
         warmup_grid=(0, 1, 2, 4, 8),
         iterations=100,
         warmup_epochs=2,
+        study=StudyPlan(
+            architectures=(
+                StudyArchitecture("mlp", sparsities=(0.9, 0.98, 0.99), seeds=(0, 1, 2, 3, 4), ablation_seeds=(0, 1, 2),
+                                  warmup_epochs=2,
+                                  note="LeNet-300-100 (no BatchNorm), 10,000 training images, T = 8"),
+                StudyArchitecture("conv", changes={"model": "conv", "subset": 2000, "test_subset": 2000, "epochs": 4},
+                                  sparsities=(0.98,), seeds=(0, 1, 2), ablation_seeds=(0, 1, 2), warmup_epochs=1,
+                                  questions=("study_scores", "study_decomposition"),
+                                  note="4-conv BatchNorm CNN, 2,000 training and 2,000 test images, T = 4, "
+                                       "one sparsity: a CPU budget"),
+            ),
+            iterations=100, warmup_grid=(0, 1, 2, 4), convergence_grid=(0.0, 0.25, 0.5, 1.0, 2.0, 4.0),
+            map_sparsity=0.98, budget_warmups=(0, 1, 2, 4), budget_sparsity=0.98,
+            description="Fashion-MNIST: the whole study on LeNet-300-100, the headline questions on a BatchNorm CNN"),
     ),
     "gpu": Preset(
         name="gpu",
@@ -103,6 +123,35 @@ PRESETS: dict[str, Preset] = {
         warmup_grid=(0, 1, 3, 5, 10),
         iterations=100,
         warmup_epochs=3,
+        study=StudyPlan(
+            architectures=tuple(
+                StudyArchitecture(model, changes={"model": model}, sparsities=(0.9, 0.98, 0.99), seeds=(0, 1, 2, 3, 4),
+                                  ablation_seeds=(0, 1, 2), warmup_epochs=3,
+                                  questions=None if model == "vgg16" else ("study_scores", "study_decomposition",
+                                                                           "study_imp", "study_sanity"))
+                for model in ("vgg16", "resnet18")),
+            iterations=100, warmup_grid=(0, 1, 3, 5), map_sparsity=0.98, budget_warmups=(0, 1, 3, 5),
+            budget_sparsity=0.98, description="CIFAR-10, the paper's recipe: the whole study on VGG-16, "
+                                              "the headline questions and sanity checks on ResNet-18 (days of GPU time)"),
+    ),
+    "gpu_short": Preset(
+        name="gpu_short",
+        description="about an hour on one GPU: CIFAR-10 ResNet-18, 20 epochs, the headline questions at 98%",
+        run=RunConfig(dataset="cifar10", model="resnet18", epochs=20, batch_size=128, lr=0.1, lr_schedule="cosine",
+                      weight_decay=5e-4, download=True, device="auto"),
+        models=("resnet18",),
+        sparsities=(0.9, 0.98),
+        full_sparsities=(0.9, 0.98, 0.99),
+        extreme_sparsities=(0.99,),
+        seeds=(0,),
+        warmup_grid=(0, 1, 2),
+        iterations=100,
+        warmup_epochs=2,
+        study=StudyPlan(
+            architectures=(StudyArchitecture("resnet18", changes={"model": "resnet18"}, sparsities=(0.98,), seeds=(0,),
+                                             ablation_seeds=(0,), warmup_epochs=2,
+                                             questions=("study_scores", "study_decomposition")),),
+            iterations=100, description="CIFAR-10 ResNet-18, 20 epochs, one seed, 98%: 16 runs"),
     ),
 }
 

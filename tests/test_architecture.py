@@ -21,9 +21,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "drive_lab"
 LAYERS = (
     ("version", "paths", "progress", "runtime"),
     ("data", "models", "masks", "scores"),
-    ("pruning", "training"),
+    ("pruning", "training", "sanity"),
     ("methods", "config", "results", "phases", "imp", "pipeline"),
-    ("store", "result_frames", "sweep", "executors", "presets", "experiments"),
+    ("store", "result_frames", "sweep", "executors", "study", "presets", "experiments"),
     ("analysis", "plots", "exercises", "literature", "term_contributions", "explorer", "browser", "widgets"),
     ("cli", "__main__"),
 )
