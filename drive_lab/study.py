@@ -100,7 +100,10 @@ def scores_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
         if not arch.takes("study_scores"):
             continue
         for method in STUDY_SCORES:
-            for e, n in ((arch.warmup_epochs, plan.iterations), (0, 1)):
+            settings = [(arch.warmup_epochs, plan.iterations), (0, 1)]
+            if method == "synflow":
+                settings.append((0, plan.iterations))  # as published: iterative, from initialisation
+            for e, n in settings:
                 out += _grid(base, arch, plan, method, arch.sparsities, arch.seeds, warmup_epochs=e, iterations=n)
     return out
 

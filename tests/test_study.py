@@ -27,6 +27,9 @@ def test_every_question_is_an_experiment_and_the_study_group_lists_them():
 def test_scores_other_things_equal():
     runs = configs("study_scores")
     cells = {}
+    published = {(c.model, c.warmup_epochs, c.iterations) for c in runs if c.method == "synflow"}
+    assert ("mlp", 0, CPU.study.iterations) in published  # SynFlow as published, beside the design
+    runs = [c for c in runs if not (c.method == "synflow" and c.warmup_epochs == 0 and c.iterations > 1)]
     for c in runs:
         setting = (c.warmup_epochs, c.iterations)
         cells.setdefault((setting, *(getattr(c, f) for f in PAIRING)), set()).add(c.method)

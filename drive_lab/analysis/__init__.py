@@ -20,8 +20,10 @@ Modules, one concept each:
   comparison with the dense network, ``format_mean`` and :func:`require_columns`;
 - :mod:`.terms`: rank correlation, kept-set overlaps, per-layer term statistics;
 - :mod:`.costs`: layer sizes and MACs, what pruning saves, layer densities, collapse;
-- :mod:`.stored`: the stored ``RunResult`` records behind a table's rows.
+- :mod:`.stored`: the stored ``RunResult`` records behind a table's rows;
+- :mod:`.claims`: the paper's claims tested on the reproduction study, verdicts and the sentences stating them.
 """
+from . import claims
 from .costs import first_collapse, layer_costs, layer_density_table, pruning_savings
 from .labels import ABLATION_LABELS, DISPLAY_NAMES, MethodAttribute, ablation_label, add_labels, display_name
 from .stored import stored_results
@@ -43,4 +45,6 @@ __all__ = [
     "first_collapse", "layer_costs", "layer_density_table", "pruning_savings",
     # stored runs
     "stored_results",
+    # claims
+    "claims",
 ]
