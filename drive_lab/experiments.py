@@ -13,6 +13,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -143,7 +144,7 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     path = table_path(name, preset, tables)
     if path.exists() and not recompute:
         frame = pandas.read_csv(path, keep_default_na=False, na_values=[""])
-        frame["collapsed_layers"] = frame["collapsed_layers"].fillna("")
+        frame["collapsed_layers"] = frame["collapsed_layers"].astype(object).fillna("")
         if "layer_density" in frame:  # stored as JSON text in the CSV
             frame["layer_density"] = frame["layer_density"].map(json.loads)
         meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
@@ -154,18 +155,24 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     if not configs:
         raise ValueError(f"experiment {name!r} has no runs on preset {preset.name!r} (its study plan leaves it out)")
     # One sweep over the whole plan: every point checked up front, every worker kept busy.
+    start = time.perf_counter()
     frame = run_configs(configs, results_dir=results_dir, executor=executor, show=("method", "sparsity", "seed"))
     frame = frame.drop_duplicates("key").reset_index(drop=True)
     if preset.name != "smoke":  # smoke tables are throw-away CI output
-        write_table(frame, name, preset, path)
+        write_table(frame, name, preset, path, wall_seconds=time.perf_counter() - start)
         frame.attrs["source"] = f"computed now and written to {path}"
     else:
         frame.attrs["source"] = "computed now (smoke preset: not written)"
     return frame
 
 
-def write_table(frame, name: str, preset: Preset, path: Path) -> None:
-    """CSV (without the per-layer dicts) plus a JSON sidecar with command, versions and hardware."""
+def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: float | None = None) -> None:
+    """CSV (without the per-layer dicts) plus a JSON sidecar with command, versions and hardware.
+
+    The sidecar also records ``wall_seconds`` (this invocation, runs found in the store
+    cost nothing) and ``run_seconds`` (the sum of every run's own total time, what the
+    table costs from scratch on one worker).
+    """
     from .runtime import environment, resolve_device
 
     table = frame.copy()
@@ -186,6 +193,8 @@ def write_table(frame, name: str, preset: Preset, path: Path) -> None:
         "hardware": f"{env['processor']}, {env['cpu_count']} CPU cores" + (f", {env['gpu']}" if "gpu" in env else ""),
         "environment": env,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1),
+        "run_seconds": round(float(frame["seconds_total"].sum()), 1) if "seconds_total" in frame else None,
     }
     with atomic_write(path.with_suffix(".json")) as stream:
         stream.write(json.dumps(meta, indent=1) + "\n")

@@ -24,7 +24,8 @@ LAYERS = (
     ("pruning", "training", "sanity"),
     ("methods", "config", "results", "phases", "imp", "pipeline"),
     ("store", "result_frames", "sweep", "executors", "study", "presets", "experiments"),
-    ("analysis", "plots", "exercises", "literature", "term_contributions", "explorer", "browser", "widgets"),
+    ("analysis", "plots", "exercises", "literature", "term_contributions", "explorer", "browser", "widgets",
+     "reproduction"),
     ("cli", "__main__"),
 )
 LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}

@@ -1,0 +1,40 @@
+"""The reproduction report is generated from committed tables: claims, pending questions, README block."""
+from __future__ import annotations
+
+import pandas as pd
+
+from drive_lab import reproduction
+from drive_lab.experiments import write_table
+from drive_lab.presets import get_preset
+
+from test_claims import _scores_frame
+
+
+def _commit(tmp_path, name, frame):
+    frame = frame.assign(collapsed_layers="", key=[f"k{i}" for i in range(len(frame))])
+    write_table(frame, name, get_preset("cpu"), tmp_path / "results" / "cpu" / f"{name}.csv")
+
+
+def test_report_states_verdicts_and_lists_what_is_pending(tmp_path):
+    _commit(tmp_path, "study_scores", _scores_frame(0.01))
+    text = reproduction.report_markdown("cpu", tmp_path / "results")
+    assert text.count("| **supported** |") == 4 and "| **not supported** |" not in text
+    assert "DRIVE is ahead of SNIP by 1.00 points" in text
+    pending = text.split("## Pending", 1)[1]
+    assert "study_imp" in pending and "study_scores" not in pending.split("## Provenance")[0]
+
+
+def test_write_report_replaces_only_the_readme_block(tmp_path):
+    _commit(tmp_path, "study_scores", _scores_frame(-0.02, noise=0.001))
+    (tmp_path / "README.md").write_text("before\n<!-- claims:start -->\nold\n<!-- claims:end -->\nafter\n")
+    path = reproduction.write_report("cpu", tmp_path)
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.startswith("before\n<!-- claims:start -->\n") and readme.endswith("<!-- claims:end -->\nafter\n")
+    assert "old" not in readme and "| not supported |" in readme
+    assert path.read_text().startswith("# Reproduction study")
+
+
+def test_no_tables_no_claims(tmp_path):
+    text = reproduction.report_markdown("cpu", tmp_path / "results")
+    assert "No claim can be tested yet" in text
+    assert reproduction.load_study("cpu", tmp_path / "results") == {}
