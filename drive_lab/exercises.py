@@ -304,3 +304,72 @@ def check_epoch_ratio(answer: float, frame, sparsity: float | None = None, model
     return _verdict(ok, f"epoch ratio: {'correct' if ok else f'expected {want:.1f}×, got {float(answer):.1f}×'} "
                         f"(IMP {rounds} rounds × T = {epochs} epochs / E = {warmup} warm-up epochs, "
                         f"sparsity {sparsity:g})")
+
+
+# ----------------------------------------------------------------------------- reproduction report (07)
+def check_shuffle_within_layers(answer: Callable) -> Verdict:
+    """``answer(masks: dict[name, bool tensor], generator) -> dict``: the sanity check's shuffle.
+
+    Correct: every layer keeps its shape and exactly its count of kept weights, and the kept
+    positions move. The hints name the usual mistakes: permuting across layers (counts
+    change), drawing a fresh random mask (counts change), returning the original mask
+    (Synaptic-Flow's public shuffle permutes a local copy and changes nothing).
+    """
+    generator = torch.Generator().manual_seed(11)
+    masks = {"a.weight": torch.rand(20, 15, generator=generator) < 0.2,
+             "b.weight": torch.rand(10, 20, generator=generator) < 0.7}
+    original = {name: m.clone() for name, m in masks.items()}
+    try:
+        out = answer({name: m.clone() for name, m in masks.items()}, torch.Generator().manual_seed(3))
+    except NotImplementedError:
+        return _not_attempted("shuffle within layers")
+    if not isinstance(out, Mapping) or set(out) != set(masks):
+        return _verdict(False, f"return a dict with the same layer names {sorted(masks)}")
+    for name, mask in out.items():
+        if not isinstance(mask, torch.Tensor) or mask.shape != masks[name].shape:
+            return _verdict(False, f"{name}: return a tensor of shape {tuple(masks[name].shape)}")
+        if int(mask.bool().sum()) != int(original[name].sum()):
+            return _verdict(False, f"{name} keeps {int(mask.bool().sum())} weights instead of {int(original[name].sum())}: "
+                                   "permute within each layer (torch.randperm of that layer's entries), do not draw a "
+                                   "new random mask or mix layers")
+    if all(torch.equal(out[name].bool(), original[name]) for name in masks):
+        return _verdict(False, "the masks are unchanged: the permuted positions must be returned (a permutation of a "
+                               "local copy that is then discarded changes no mask)")
+    return _verdict(True, "every layer keeps its count and its kept positions move: a shuffle within layers")
+
+
+def check_paired_interval(answer: Callable) -> Verdict:
+    """``answer(a, b) -> (mean, half_width)``: the 95% interval of the mean paired difference a − b.
+
+    ``a`` and ``b`` are 1-D float arrays, one entry per seed. Correct: the Student-t interval
+    of the differences, ``mean ± t(0.975, n − 1) · std(a − b, ddof=1) / √n``.
+    """
+    import numpy as np
+    from scipy import stats
+
+    a = np.array([0.851, 0.846, 0.859, 0.842, 0.855])
+    b = np.array([0.842, 0.840, 0.847, 0.838, 0.846])
+    d = a - b
+    mean = d.mean()
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    try:
+        got = answer(a.copy(), b.copy())
+    except NotImplementedError:
+        return _not_attempted("paired interval")
+    try:
+        got_mean, got_half = (float(v) for v in got)
+    except (TypeError, ValueError):
+        return _verdict(False, "return two numbers: (mean difference, half-width of the interval)")
+    if not math.isclose(got_mean, mean, rel_tol=1e-6, abs_tol=1e-9):
+        return _verdict(False, f"the mean difference should be {mean:.5f} (a − b, seed by seed), got {got_mean:.5f}")
+    welch = stats.t.ppf(0.975, len(d) - 1) * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    if math.isclose(got_half, welch, rel_tol=1e-3):
+        return _verdict(False, "that is an unpaired interval: pair the runs by seed and use the spread of the "
+                               "differences a − b, which share each seed's noise")
+    if math.isclose(got_half, 1.96 * d.std(ddof=1) / math.sqrt(len(d)), rel_tol=1e-3):
+        return _verdict(False, "with 5 seeds use Student's t (scipy.stats.t.ppf(0.975, n - 1)), not the normal 1.96")
+    if math.isclose(got_half, stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=0) / math.sqrt(len(d)), rel_tol=1e-3):
+        return _verdict(False, "use the sample standard deviation (ddof=1) of the differences")
+    if not math.isclose(got_half, half, rel_tol=1e-3):
+        return _verdict(False, f"the half-width should be {half:.5f}, got {got_half:.5f}")
+    return _verdict(True, f"mean {mean:.5f} ± {half:.5f}: the paired Student-t interval")

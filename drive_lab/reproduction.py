@@ -38,6 +38,28 @@ def load_study(preset: str | Preset | None = "cpu", tables_dir: str | os.PathLik
     return out
 
 
+def study_preset(preset: str | Preset | None = None, tables_dir: str | os.PathLike | None = None) -> Preset:
+    """The preset whose committed study tables a notebook shows: ``preset`` when it has any,
+    else ``cpu`` (the smoke preset's study is never committed; a GPU machine without
+    committed ``gpu`` tables shows the cpu evidence and says how to produce its own)."""
+    preset = preset if isinstance(preset, Preset) else get_preset(preset)
+    tables = Path(tables_dir) if tables_dir is not None else default_tables_dir()
+    if any(table_path(name, preset, tables).exists() for name in study.QUESTIONS):
+        return preset
+    return get_preset("cpu")
+
+
+def summary_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per claim and network: how many of its rows are supported, not supported, inconclusive."""
+    out = []
+    for (paper, model), rows in table.groupby(["paper", "model"], sort=False):
+        counts = rows["verdict"].value_counts()
+        parts = [f"{counts[v]} {v}" for v in ("supported", "not supported", "inconclusive") if v in counts]
+        out.append(f"{paper} ({model}): {', '.join(parts)} of {len(rows)} comparisons "
+                   f"({', '.join(sorted({f'{100 * s:.3g}%' for s in rows['sparsity']}))}).")
+    return out
+
+
 def provenance(name: str, preset: Preset, tables_dir: Path) -> dict:
     path = table_path(name, preset, tables_dir).with_suffix(".json")
     return json.loads(path.read_text()) if path.exists() else {}

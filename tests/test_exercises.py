@@ -140,3 +140,49 @@ def test_epoch_ratio_checker():
     assert not exercises.check_epoch_ratio(84.0, two_models)  # ambiguous: asks for model=
     assert exercises.check_epoch_ratio(84.0, two_models, model="conv")
     assert not exercises.check_epoch_ratio(None, frame).attempted
+
+
+def test_shuffle_checker_accepts_a_within_layer_permutation_and_names_the_mistakes(capsys):
+    import torch
+
+    from drive_lab import exercises
+
+    def within_layers(masks, generator):
+        return {n: m.reshape(-1)[torch.randperm(m.numel(), generator=generator)].view(m.shape) for n, m in masks.items()}
+
+    def across_layers(masks, generator):
+        flat = torch.cat([m.reshape(-1) for m in masks.values()])
+        flat = flat[torch.randperm(flat.numel(), generator=generator)]
+        out, start = {}, 0
+        for n, m in masks.items():
+            out[n] = flat[start:start + m.numel()].view(m.shape)
+            start += m.numel()
+        return out
+
+    assert exercises.check_shuffle_within_layers(within_layers)
+    assert not exercises.check_shuffle_within_layers(across_layers)
+    assert "keeps" in capsys.readouterr().out.splitlines()[-1]
+    assert not exercises.check_shuffle_within_layers(lambda masks, generator: masks)
+    assert "unchanged" in capsys.readouterr().out
+
+
+def test_paired_interval_checker_knows_paired_from_unpaired(capsys):
+    import math
+
+    import numpy as np
+
+    from drive_lab import exercises
+
+    t4 = 2.7764451051977987  # Student t, 0.975 quantile, 4 degrees of freedom (tables)
+
+    def paired(a, b):
+        d = a - b
+        return d.mean(), t4 * d.std(ddof=1) / math.sqrt(len(d))
+
+    def unpaired(a, b):
+        return (a - b).mean(), t4 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+
+    assert exercises.check_paired_interval(paired)
+    assert not exercises.check_paired_interval(unpaired)
+    assert "unpaired" in capsys.readouterr().out
+    assert not exercises.check_paired_interval(lambda a, b: "0.01")

@@ -9,7 +9,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = ["00_overview", "01_score_terms", "02_baselines_and_layer_collapse",
-            "03_ablation_convergence_sensitivity", "04_ablation_warmup_epochs", "05_full_pruning_runs"]
+            "03_ablation_convergence_sensitivity", "04_ablation_warmup_epochs", "05_full_pruning_runs",
+            "06_interactive_ablations", "07_reproduction_report"]
 
 
 def cells(path):

@@ -21,8 +21,10 @@ Modules:
 - :mod:`.results`: accuracy vs sparsity, a metric vs any setting, time bars, speed-up
   over IMP, training curves;
 - :mod:`.density`: density kept per layer, the pruning schedule;
-- :mod:`.terms`: histograms of DRIVE's terms, heatmaps of their correlations and overlaps.
+- :mod:`.terms`: histograms of DRIVE's terms, heatmaps of their correlations and overlaps;
+- :mod:`.claims`: the claims table as a forest of paired differences.
 """
+from .claims import claims_forest
 from .density import layer_density, schedule
 from .results import accuracy_vs_sparsity, metric_vs, speedup_vs_imp, time_bars, training_curves
 from .style import (ABLATION_COLORS, ABLATION_MARKERS, FALLBACK_COLORS, FONT_SIZES, METHOD_COLORS, METHOD_MARKERS,
