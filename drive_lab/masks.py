@@ -71,6 +71,16 @@ def prunable_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
     return weights
 
 
+def _prunable_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """The prunable modules of ``model`` keyed by their weight's name (as :func:`prunable_parameters`)."""
+    modules = {f"{module_name}.weight" if module_name else "weight": module
+               for module_name, module in model.named_modules()
+               if isinstance(module, PRUNABLE_TYPES) and getattr(module, "weight", None) is not None}
+    if not modules:
+        prunable_parameters(model)  # raises the error that names the problem
+    return modules
+
+
 def _numpy_route(tensors: Sequence[torch.Tensor]) -> bool:
     """Whether ``tensors`` can be handled by the NumPy route (CPU, a NumPy dtype)."""
     return NUMPY_ON_CPU and all(t.device.type == "cpu" and t.dtype in _NUMPY_DTYPES for t in tensors)
@@ -522,6 +532,38 @@ class Masks(Mapping):
         moved = Masks({name: m.to(device) for name, m in self._masks.items()})
         moved._counts = self._counts
         return moved
+
+    # Bridge to PyTorch's own pruning utilities (torch.nn.utils.prune)
+    def to_torch_prune(self, model: nn.Module) -> nn.Module:
+        """Attach these masks to ``model`` the way ``torch.nn.utils.prune`` does, and return it.
+
+        Every prunable module gets ``prune.custom_from_mask(module, "weight", mask)``: its
+        parameter becomes ``weight_orig``, the mask the buffer ``weight_mask``, and
+        ``weight`` is recomputed as their product before each forward pass, so PyTorch
+        enforces the mask from then on (``prune.remove`` makes it permanent). A module pruned
+        before keeps both masks combined, as PyTorch does.
+        """
+        from torch.nn.utils import prune as torch_prune
+
+        modules = _prunable_modules(model)
+        if set(modules) != set(self._names):
+            raise ValueError(f"masks and model name different weights: {sorted(set(modules) ^ set(self._names))}")
+        for name, module in modules.items():
+            torch_prune.custom_from_mask(module, "weight", self[name].to(module.weight.device))
+        return model
+
+    @classmethod
+    def from_torch_prune(cls, model: nn.Module) -> "Masks":
+        """The masks ``torch.nn.utils.prune`` keeps on ``model`` (``weight_mask`` buffers).
+
+        A prunable module without a ``weight_mask`` counts as unpruned (all kept); names
+        are drive_lab's (``"features.0.weight"``), whatever PyTorch renamed the parameter to.
+        """
+        masks = {}
+        for name, module in _prunable_modules(model).items():
+            mask = getattr(module, "weight_mask", None)
+            masks[name] = mask.detach().bool().clone() if mask is not None else torch.ones_like(module.weight, dtype=torch.bool)
+        return cls(masks)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Plain dict of CPU bool tensors, for saving."""

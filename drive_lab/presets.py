@@ -3,18 +3,21 @@
 ``DRIVE_LAB_PRESET`` = ``smoke`` (CI: each notebook in about a minute on 2 CPU cores),
 ``cpu`` (Fashion-MNIST, real results in minutes on a laptop CPU) or ``gpu`` (the paper's
 setting: CIFAR-10 with VGG-16 and ResNet-18, the literature recipe of method.md).
-Without the variable: ``gpu`` when CUDA is present, else ``cpu``. The notebooks read the
+Without the variable: ``gpu`` when CUDA is present and gpu tables are committed, else ``cpu``. The notebooks read the
 preset in their first cell; the sizes live here, not in the notebooks.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
+from pathlib import Path
 from dataclasses import dataclass
 
 import torch
 
 from .config import RunConfig
+from .paths import default_tables_dir
 from .study import StudyArchitecture, StudyPlan
 
 PRESET_ENV_VAR = "DRIVE_LAB_PRESET"
@@ -156,9 +159,30 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+def has_committed_tables(name: str, tables_dir: str | os.PathLike | None = None) -> bool:
+    """Whether ``results/<name>/`` holds any committed experiment table (CSV)."""
+    folder = Path(tables_dir) if tables_dir is not None else default_tables_dir()
+    return any((folder / name).glob("*.csv"))
+
+
 def default_preset_name() -> str:
-    """``$DRIVE_LAB_PRESET``, else ``gpu`` when CUDA is present, else ``cpu``."""
-    return os.environ.get(PRESET_ENV_VAR) or ("gpu" if torch.cuda.is_available() else "cpu")
+    """``$DRIVE_LAB_PRESET``; else ``gpu`` when CUDA is present *and* gpu tables are committed; else ``cpu``.
+
+    On a CUDA machine without committed ``gpu`` tables, opening a notebook would otherwise
+    start the gpu preset's sweeps (CIFAR-10, 160 epochs: days of compute). It shows the
+    committed cpu tables instead and warns how to ask for the gpu preset.
+    """
+    if os.environ.get(PRESET_ENV_VAR):
+        return os.environ[PRESET_ENV_VAR]
+    if torch.cuda.is_available():
+        if has_committed_tables("gpu"):
+            return "gpu"
+        warnings.warn("CUDA is available but no gpu-preset tables are committed under results/gpu/, so the cpu "
+                      "preset's committed tables are shown. The gpu sweeps take days on one GPU (CIFAR-10, 160 "
+                      "epochs per run): start them with `python -m drive_lab experiment all --preset gpu`, or set "
+                      f"{PRESET_ENV_VAR}=gpu (or gpu_short, about an hour of the study) to run them from a notebook.",
+                      stacklevel=2)
+    return "cpu"
 
 
 def get_preset(name: str | None = None) -> Preset:

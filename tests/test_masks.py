@@ -458,3 +458,31 @@ def test_masks_pickle_and_deepcopy(route):
         assert list(other) == list(masks) and other.report() == masks.report()
         assert all(torch.equal(other[n], masks[n]) for n in masks)
         assert keep_top({n: torch.ones(m.shape) for n, m in other.items()}, other, 0.1).kept() == round(0.1 * other.total())
+
+
+def test_torch_prune_round_trip_enforces_the_same_masks():
+    from torch.nn.utils import prune as torch_prune
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    g = torch.Generator().manual_seed(1)
+    masks = Masks({name: torch.rand(w.shape, generator=g) < 0.4 for name, w in
+                   [("0.weight", model[0].weight), ("3.weight", model[3].weight)]})
+    original = {n: p.detach().clone() for n, p in model.named_parameters()}
+    masks.to_torch_prune(model)
+    # PyTorch's own bookkeeping: weight_orig is the untouched parameter, weight = orig * mask
+    assert torch.equal(model[0].weight_orig, original["0.weight"])
+    assert torch.equal(model[3].weight, original["3.weight"] * masks["3.weight"])
+    back = Masks.from_torch_prune(model)
+    assert all(torch.equal(back[n], masks[n]) for n in masks)
+    # after prune.remove the zeros are permanent and drive_lab reads the same masks off them
+    for module in (model[0], model[3]):
+        torch_prune.remove(module, "weight")
+    assert all(torch.equal(model.get_parameter(n) != 0, masks[n]) for n in masks)
+
+
+def test_from_torch_prune_of_an_unpruned_model_keeps_everything():
+    model = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
+    assert Masks.from_torch_prune(model).density() == 1.0
+    with pytest.raises(ValueError, match="name different weights"):
+        Masks({"0.weight": torch.ones(4, 5, dtype=torch.bool)}).to_torch_prune(model)

@@ -96,3 +96,18 @@ def test_cli_lists_the_study_group():
     out = subprocess.run([sys.executable, "-m", "drive_lab", "experiment", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "study" in out.stdout
+
+
+def test_cuda_without_committed_gpu_tables_shows_cpu_and_says_how(monkeypatch, tmp_path):
+    from drive_lab import presets
+
+    monkeypatch.delenv(presets.PRESET_ENV_VAR, raising=False)
+    monkeypatch.setattr(presets.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(presets, "default_tables_dir", lambda: tmp_path)
+    with pytest.warns(UserWarning, match="experiment all --preset gpu"):
+        assert presets.default_preset_name() == "cpu"
+    (tmp_path / "gpu").mkdir()
+    (tmp_path / "gpu" / "baselines.csv").write_text("key\n")
+    assert presets.default_preset_name() == "gpu"
+    monkeypatch.setenv(presets.PRESET_ENV_VAR, "gpu_short")
+    assert presets.default_preset_name() == "gpu_short"
