@@ -154,7 +154,7 @@ PRESETS: dict[str, Preset] = {
             architectures=(StudyArchitecture("resnet18", changes={"model": "resnet18"}, sparsities=(0.98,), seeds=(0,),
                                              ablation_seeds=(0,), warmup_epochs=2,
                                              questions=("study_scores", "study_decomposition")),),
-            iterations=100, description="CIFAR-10 ResNet-18, 20 epochs, one seed, 98%: 16 runs"),
+            iterations=100, description="CIFAR-10 ResNet-18, 20 epochs, one seed, 98%: the headline questions"),
     ),
 }
 

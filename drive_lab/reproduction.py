@@ -196,6 +196,17 @@ def report_markdown(preset: str | Preset | None = "cpu", tables_dir: str | os.Pa
         out += ["Findings, in words (95% intervals):", ""]
         out += [f"- {r['model']}, {_pct(r['sparsity'])}, {r['setting']}: {r['finding']}." for _, r in table.iterrows()]
         out.append("")
+    if "study_scores" in frames:
+        cells = claims.accuracy_table(frames["study_scores"])
+        cells["cell"] = [f"{m:.2f} ± {sd:.2f}" if n > 1 else f"{m:.2f}" for m, sd, n in zip(cells["mean"], cells["std"], cells["n"])]
+        cells["column"] = [f"{model} {_pct(sp)}" for model, sp in zip(cells["model"], cells["sparsity"])]
+        cells["method"] = cells["method"].map(display_name)
+        grid = cells.pivot_table(index=["method", "warmup_epochs", "iterations"], columns="column", values="cell",
+                                 aggfunc="first").fillna("–").reset_index()
+        grid = grid.rename(columns={"warmup_epochs": "E", "iterations": "N"})
+        out += ["## Accuracy of every cell of question 1 (test accuracy %, mean ± std over seeds)", "",
+                "The levels behind the claims: a network trained too briefly, or a collapsed one (10% on ten classes), "
+                "shows here.", "", _markdown(grid), ""]
     if "study_imp" in frames:
         speed = claims.speedup(frames["study_imp"])
         out += ["## Pruning time against IMP", "",

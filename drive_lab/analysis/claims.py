@@ -80,15 +80,18 @@ def describe(difference: float, low: float, high: float, n: int, a: str, b: str,
     ``"DRIVE is ahead of SNIP by 1.23 points (95% CI 0.51 to 1.95; ahead in 5 of 5 seeds)"``, or
     ``"no detectable difference between ..."`` when the interval covers 0.
     """
+    def interval(lo: float, hi: float) -> str:
+        return f"{100 * confidence:.0f}% CI {lo:+.2f} to {hi:+.2f} {unit}" if math.isfinite(lo) else "one seed: no interval"
+
     seeds = f"; ahead in {a_wins} of {n} seeds" if a_wins is not None else f"; n = {n}"
-    interval = (f"{100 * confidence:.0f}% CI {low:+.2f} to {high:+.2f} {unit}" if math.isfinite(low)
-                else "one seed: no interval")
     if math.isfinite(low) and low <= 0 <= high:
-        return f"no detectable difference between {a} and {b} ({a} − {b} = {difference:+.2f} {unit}, {interval}{seeds})"
+        return (f"no detectable difference between {a} and {b} ({a} − {b} = {difference:+.2f} {unit}, "
+                f"{interval(low, high)}{seeds})")
     if difference >= 0:
-        return f"{a} is ahead of {b} by {difference:.2f} {unit} ({interval}{seeds})"
+        return f"{a} is ahead of {b} by {difference:.2f} {unit} ({interval(low, high)}{seeds})"
+    # stated from b's side: the interval of b − a
     wins = f"; ahead in {n - a_wins} of {n} seeds" if a_wins is not None else f"; n = {n}"
-    return f"{b} is ahead of {a} by {-difference:.2f} {unit} ({interval}{wins})"
+    return f"{b} is ahead of {a} by {-difference:.2f} {unit} ({interval(-high, -low)}{wins})"
 
 
 # ------------------------------------------------------------------------------- variants of a run
