@@ -202,13 +202,22 @@ def compute_unit(unit: list[RunConfig], results_dir: str, runner: Runner | None 
     return store.get_or_run_many(unit, lambda missing: [(runner or pipeline.run)(missing[0])])
 
 
+def compute_unit_quietly(unit: list[RunConfig], results_dir: str, runner: Runner | None = None):
+    """:func:`compute_unit` without progress output: what an executor's worker runs (the
+    parent reports each finished run; a Dask worker's log would otherwise fill with bars)."""
+    from .progress import progress_disabled
+
+    with progress_disabled():
+        return compute_unit(unit, results_dir, runner)
+
+
 def _execute(units, store: ResultStore, runner, executor) -> Iterator[tuple[list[RunConfig], tuple]]:
     """``(unit, (results, computed))`` for every unit, in the order they finish."""
     if executor is None:
         for unit in units:
             yield unit, compute_unit(unit, str(store.root), runner)
         return
-    futures = [(executor.submit(compute_unit, unit, str(store.root), runner), unit) for unit in units]
+    futures = [(executor.submit(compute_unit_quietly, unit, str(store.root), runner), unit) for unit in units]
     try:
         for future, unit in _as_completed(futures):
             yield unit, future.result()

@@ -116,3 +116,24 @@ def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path):
          "--results-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2 and "no Dask scheduler answered" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_workers_compute_without_progress_output(tmp_path):
+    from drive_lab import progress
+    from drive_lab.config import RunConfig
+    from drive_lab.sweep import compute_unit_quietly
+
+    seen = []
+
+    def runner(config):
+        seen.append(progress.progress_enabled())
+        raise RuntimeError("stop here")  # nothing needs to be computed for this check
+
+    progress.set_progress(True)
+    try:
+        with pytest.raises(RuntimeError):
+            compute_unit_quietly([RunConfig(epochs=0)], str(tmp_path), runner)
+        assert seen == [False]
+        assert progress.progress_enabled()  # the caller's setting is back afterwards
+    finally:
+        progress._enabled = None

@@ -76,12 +76,11 @@ def test_sanity_design_covers_every_check_per_method():
         assert checks == expected
 
 
-def test_every_preset_but_smoke_sizes_the_study_and_configs_validate():
+def test_every_preset_sizes_the_study_with_valid_configs():
     for preset in PRESETS.values():
         assert preset.study is not None
-        for name in study.QUESTIONS:
-            for c in experiments.get_experiment(name).configs(preset):
-                c.validate()
+        # building the configs validates each one (RunConfig checks itself on construction)
+        assert sum(len(experiments.get_experiment(name).configs(preset)) for name in study.QUESTIONS) > 0
 
 
 def test_a_question_the_preset_leaves_out_is_a_clear_error(tmp_path):
