@@ -166,6 +166,15 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     return frame
 
 
+def _integer_fields() -> list[str]:
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(RunConfig)
+    return [f.name for f in dataclasses.fields(RunConfig)
+            if int in (typing.get_args(hints[f.name]) or (hints[f.name],)) and hints[f.name] is not bool]
+
+
 def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: float | None = None) -> None:
     """CSV (without the per-layer dicts) plus a JSON sidecar with command, versions and hardware.
 
@@ -175,7 +184,14 @@ def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: floa
     """
     from .runtime import environment, resolve_device
 
+    import pandas as pd
+
     table = frame.copy()
+    # Integer settings stay integers in the CSV even where a column also holds None (a
+    # float column would write 2000 as 2000.0, which no longer parses as the setting).
+    for name in _integer_fields():
+        if name in table:
+            table[name] = pd.to_numeric(table[name]).astype("Int64")
     if "layer_density" in table:
         table["layer_density"] = table["layer_density"].map(lambda d: json.dumps(d, separators=(",", ":")))
     with atomic_write(path) as stream:
