@@ -5,25 +5,37 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .style import new_axes, styled
+from .style import styled
 
 # Okabe-Ito: bluish green, vermillion, grey; the verdict is also written beside each row.
 VERDICT_COLORS = {"supported": "#009e73", "not supported": "#d55e00", "inconclusive": "#7f7f7f"}
 
 
 @styled
-def claims_forest(table: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Figure:
+def claims_forest(table: pd.DataFrame, title: str | None = None) -> Figure:
     """One row per claims-table row: the mean paired difference a − b (points), its 95% interval
     (thick) and the corrected interval (thin), a line at 0, the verdict written at the right.
+    One panel per network, each with its own x axis (their spreads differ by an order of magnitude).
 
     ``table``: :func:`drive_lab.analysis.claims.claims_table`'s output.
     """
+    import matplotlib.pyplot as plt
+
     if table.empty:
         raise ValueError("the claims table is empty: no study table is committed yet")
-    height = 0.9 + 0.42 * len(table)
-    figure, ax = new_axes(ax, figsize=(8.0, height))
-    rows = table.reset_index(drop=True)
-    labels = [f"{r.model} {100 * r.sparsity:.3g}%: {r.a} − {r.b}\n{r.setting}" for r in rows.itertuples()]
+    models = list(dict.fromkeys(table["model"]))
+    counts = [int((table["model"] == m).sum()) for m in models]
+    figure, axes = plt.subplots(len(models), 1, figsize=(8.0, 1.2 + 0.45 * len(table)), layout="constrained",
+                                gridspec_kw={"height_ratios": counts}, squeeze=False)
+    for ax, model in zip(axes[:, 0], models):
+        _panel(ax, table[table["model"] == model].reset_index(drop=True), model)
+    axes[-1, 0].set_xlabel("a − b, accuracy points (thick: 95% CI; thin: corrected for the table's rows)")
+    figure.suptitle(title or "The paper's claims, paired by seed")
+    return figure
+
+
+def _panel(ax: Axes, rows: pd.DataFrame, model: str) -> None:
+    labels = [f"{100 * r.sparsity:.3g}%: {r.a} − {r.b}\n{r.setting}" for r in rows.itertuples()]
     y = list(range(len(rows)))[::-1]
     for yi, r in zip(y, rows.itertuples()):
         colour = VERDICT_COLORS.get(r.verdict, "#000000")
@@ -32,8 +44,7 @@ def claims_forest(table: pd.DataFrame, ax: Axes | None = None, title: str | None
         ax.plot(r.difference, yi, "o", color="white", markeredgecolor=colour, markersize=6)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("a − b, accuracy points (thick: 95% CI; thin: corrected)")
+    ax.set_ylim(-0.6, len(rows) - 0.4)
     right = ax.secondary_yaxis("right")
     right.set_yticks(y, list(rows["verdict"]), fontsize=8)
-    ax.set_title(title or "The paper's claims, paired by seed")
-    return figure
+    ax.set_title(model, loc="left", fontsize=10)
