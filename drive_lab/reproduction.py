@@ -228,12 +228,13 @@ def report_markdown(preset: str | Preset | None = "cpu", tables_dir: str | os.Pa
             grid.columns = [f"λ = {c:g}" for c in grid.columns]
             out += [f"## Convergence weight λ against warm-up E ({model}, {_pct(part['sparsity'].iloc[0])}, mean % "
                     f"over {part['seed'].nunique()} seeds)", "", _markdown(grid.reset_index(names="")), ""]
-    if "study_sanity" in frames:
+    sanity = [frames[name] for name in ("study_sanity", "study_sanity_imp") if name in frames]
+    if sanity:
         out += ["## Sanity checks (Frankle et al. 2021)", "",
                 "Each method at its own setting; shuffle = kept positions permuted within each layer; reinit = the "
                 "mask with freshly drawn weights; invert = the lowest-ranked weights kept at every iteration. A drop "
                 "whose interval lies above 0 means the check destroyed something the method found.", "",
-                sanity_markdown(claims.sanity_table(frames["study_sanity"])), ""]
+                sanity_markdown(claims.sanity_table(pd.concat(sanity, ignore_index=True))), ""]
     out += ["## Literature values (not our measurements)", "",
             f"{literature.SYNFLOW_CIFAR10_SOURCE}; test accuracy, %. A different data set and recipe from ours "
             "(the `gpu` preset is the comparable setting), shown for orientation.", "", literature_markdown(), ""]

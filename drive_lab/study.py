@@ -14,8 +14,9 @@ whole study regenerates, resumably, with one command. The questions (docs/reprod
 4. ``study_budget``: warm-up at a fixed T (warm-up epochs come on top) and at an equal total
    budget (E + T constant), for DRIVE and for SNIP after the same warm-up.
 5. ``study_imp``: DRIVE vs IMP, accuracy and pruning time on the same machine.
-6. ``study_sanity``: every method's final mask shuffled within layers, re-initialised, and
-   its ranking inverted (:mod:`drive_lab.sanity`).
+6. ``study_sanity`` (and ``study_sanity_imp`` for IMP, whose every check reruns its whole
+   trajectory): every method's final mask shuffled within layers, re-initialised, and its
+   ranking inverted (:mod:`drive_lab.sanity`).
 
 Scoring set: every data-using method scores on :attr:`StudyPlan.score_per_class` examples of
 each class per iteration (the SNIP/GraSP reference codes' 10 per class), so the scores see the
@@ -177,6 +178,16 @@ def imp_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
 
 
 def sanity_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
+    """Question 6 for the scores (every method but IMP): see :func:`_sanity_configs`."""
+    return [c for c in _sanity_configs(base, plan) if c.method != "imp"]
+
+
+def sanity_imp_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
+    """Question 6 for IMP alone (its own table: each check reruns IMP's whole trajectory)."""
+    return [c for c in _sanity_configs(base, plan) if c.method == "imp"]
+
+
+def _sanity_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     """Question 6: each method at its own setting, unmodified, shuffled, re-initialised, inverted.
 
     "Its own setting": DRIVE at (E, N), SynFlow at N iterations from initialisation, the
@@ -208,4 +219,6 @@ QUESTIONS = {
     "study_imp": ("DRIVE vs IMP: accuracy and pruning time on the same machine", imp_configs),
     "study_sanity": ("sanity checks: each method's mask shuffled within layers, re-initialised, ranking inverted",
                      sanity_configs),
+    "study_sanity_imp": ("sanity checks of IMP: its final mask shuffled within layers and re-initialised",
+                         sanity_imp_configs),
 }

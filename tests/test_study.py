@@ -69,7 +69,8 @@ def test_convergence_map_spans_e_and_lambda():
 
 
 def test_sanity_design_covers_every_check_per_method():
-    runs = configs("study_sanity")
+    runs = configs("study_sanity") + configs("study_sanity_imp")
+    assert {c.method for c in configs("study_sanity_imp")} == {"imp"}
     for method in study.SANITY_METHODS:
         checks = {c.sanity for c in runs if c.method == method}
         expected = {"none", "shuffle", "reinit"} | (set() if method == "imp" else {"invert"})
@@ -88,7 +89,7 @@ def test_a_question_the_preset_leaves_out_is_a_clear_error(tmp_path):
         experiments.results("study_terms", "gpu_short", tables_dir=tmp_path, results_dir=tmp_path / "runs")
     # the group runs only what the preset plans: the CLI names the skipped ones nowhere, fails on none
     names = [n for n in experiments.GROUPS["study"] if experiments.get_experiment(n).configs(get_preset("gpu_short"))]
-    assert names == ["study_scores", "study_decomposition"]
+    assert names == ["study_scores", "study_decomposition"]  # gpu_short plans only these
 
 
 def test_cli_lists_the_study_group():
