@@ -251,8 +251,9 @@ def report_markdown(preset: str | Preset | None = "cpu", tables_dir: str | os.Pa
         cost = meta.get("run_seconds")
         out.append(f"- `{name}`: {meta.get('runs', len(frames[name]))} runs, `{meta.get('command', command(name, preset))}`"
                    f" on {meta.get('hardware', 'unrecorded hardware')}, {meta.get('created', '')}"
-                   + (f"; {wall / 60:.0f} min wall for this invocation" if wall else "")
-                   + (f"; {cost / 60:.0f} min of run time in all" if cost else "") + ".")
+                   + (f"; {cost / 60:.0f} min of the runs' own times in all (IMP grid members share one trajectory, so IMP's are overstated)" if cost else "")
+                   + (f"; the invocation that wrote it took {wall / 60:.1f} min (runs already stored cost nothing)"
+                      if wall else "") + ".")
     out.append("")
     return "\n".join(out)
 
