@@ -189,9 +189,9 @@ def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: floa
     table = frame.copy()
     # Integer settings stay integers in the CSV even where a column also holds None (a
     # float column would write 2000 as 2000.0, which no longer parses as the setting).
-    for name in _integer_fields():
-        if name in table:
-            table[name] = pd.to_numeric(table[name]).astype("Int64")
+    for column in _integer_fields():
+        if column in table:
+            table[column] = pd.to_numeric(table[column]).astype("Int64")
     if "layer_density" in table:
         table["layer_density"] = table["layer_density"].map(lambda d: json.dumps(d, separators=(",", ":")))
     with atomic_write(path) as stream:
