@@ -107,8 +107,9 @@ PRESETS: dict[str, Preset] = {
                 StudyArchitecture("conv", changes={"model": "conv", "subset": 2000, "test_subset": 2000, "epochs": 4},
                                   sparsities=(0.98,), seeds=(0, 1, 2), ablation_seeds=(0, 1, 2), warmup_epochs=1,
                                   questions=("study_scores", "study_decomposition"),
-                                  note="4-conv BatchNorm CNN, 2,000 training and 2,000 test images, T = 4, "
-                                       "one sparsity: a CPU budget"),
+                                  note="4-conv BatchNorm CNN, 2,000 training and 2,000 test images, T = 4 (64 "
+                                       "optimiser steps of batch 128 after pruning), one sparsity: a pilot sized to a "
+                                       "CPU session, under-trained, so its intervals are wide"),
             ),
             iterations=100, warmup_grid=(0, 1, 2, 4), convergence_grid=(0.0, 0.25, 0.5, 1.0, 2.0, 4.0),
             map_sparsity=0.98, budget_warmups=(0, 1, 2, 4), budget_sparsity=0.98,
