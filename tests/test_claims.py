@@ -125,3 +125,17 @@ def test_describe_states_direction_interval_and_seeds():
     assert claims.describe(-0.3, -0.9, 0.3, 3, "DRIVE", "SNIP", 1).startswith("no detectable difference")
     assert claims.describe(-1.0, -1.5, -0.5, 3, "DRIVE", "SNIP", 0) == (
         "SNIP is ahead of DRIVE by 1.00 points (95% CI +0.50 to +1.50 points; ahead in 3 of 3 seeds)")
+
+
+def test_equal_budget_pairs_e_with_t_so_that_e_plus_t_is_constant():
+    rows = []
+    for seed in range(3):
+        for e, t, gain in ((0, 8, 0.0), (0, 10, 0.01), (2, 8, 0.03), (4, 8, 0.05), (4, 6, 0.02)):
+            rows.append(_row("drive", seed, 0.7 + gain + 0.001 * seed, e=e, n=100, epochs=t, sparsity=0.98))
+    frame = pd.DataFrame(rows)
+    decomposition = frame[frame["epochs"] == 8]
+    comparisons = claims.warmup_comparisons(decomposition, frame)
+    equal = [c for c in comparisons if c.setting.startswith("equal budget")]
+    assert [c.setting for c in equal] == ["equal budget E + T = 10: DRIVE E=2, T=8 vs E=0, T=10",
+                                          "equal budget E + T = 10: DRIVE E=4, T=6 vs E=0, T=10"]
+    assert [c.difference for c in equal] == pytest.approx([2.0, 1.0])  # 0.03 − 0.01 and 0.02 − 0.01, in points

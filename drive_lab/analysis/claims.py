@@ -200,7 +200,8 @@ def warmup_comparisons(decomposition: pd.DataFrame, budget: pd.DataFrame | None 
     if budget is not None and not budget.empty:
         for model in dict.fromkeys(budget["model"]):
             part = budget[(budget["model"] == model) & (budget["method"] == "drive")]
-            total = int((part["warmup_epochs"] + part["epochs"]).max())
+            # the equal budget's total: E = 0 trains longest, T = E + T (the design of study_budget)
+            total = int(part.loc[part["warmup_epochs"] == 0, "epochs"].max())
             warm = sorted(set(part.loc[part["warmup_epochs"] > 0, "warmup_epochs"]))
             for e in warm:
                 a = _variant(part, warmup_epochs=e) & (part["epochs"] == total - e)
