@@ -115,7 +115,7 @@ def test_sanity_table_reads_positions_and_ranking():
                  _row("snip", seed, 0.80 + 0.01 * seed + 0.001 * (seed - 1), sanity="shuffle"),
                  _row("snip", seed, 0.60, sanity="invert")]
     table = claims.sanity_table(pd.DataFrame(rows)).set_index("check")
-    assert table.loc["shuffle", "finding"] == "per-layer densities suffice"
+    assert table.loc["shuffle", "finding"] == "no detectable difference"
     assert table.loc["invert", "finding"] == "the ranking beats its reverse"
 
 
