@@ -94,6 +94,7 @@ def claims_markdown(table: pd.DataFrame) -> str:
         "corrected CI": [f"({lo:+.2f}, {hi:+.2f})" for lo, hi in zip(table["adjusted_low"], table["adjusted_high"])],
         "a / b, %": [f"{a:.2f} / {b:.2f}" for a, b in zip(table["a_mean"], table["b_mean"])],
         "n (a ahead)": [f"{n} ({w})" for n, w in zip(table["n"], table["a_wins"])],
+        "rows": table["family_size"],
         "verdict": ["**" + v + "**" for v in table["verdict"]],
     })
     return _markdown(shown)
@@ -185,8 +186,9 @@ def report_markdown(preset: str | Preset | None = "cpu", tables_dir: str | os.Pa
            f"{preset.name}` regenerates every table (resumably).", "", "## Setting", "", *_setting_lines(preset), ""]
     out += ["## Claims", "",
             "Each row is a paired difference a − b in test-accuracy points, by seed (same initial weights and "
-            f"batches). Verdicts use intervals corrected for the {table.attrs.get('rows', 0)} rows of this table "
-            f"(Bonferroni: each at {100 * table.attrs.get('adjusted_confidence', 0.95):.2f}%): **supported** when the "
+            "batches). Verdicts use intervals corrected within each claim (Bonferroni over the claim's rows, "
+            "column \"rows\": each row at 1 − 0.05 / rows, so each claim's verdicts are false with at most 5% "
+            "chance): **supported** when the "
             "corrected interval lies on the claimed side (for \"close to IMP\": above "
             f"−{claims.CLOSE_MARGIN_POINTS:g} point), **not supported** when it lies on the other side, "
             "**inconclusive** when it covers the boundary. \"As published\" compares DRIVE after warm-up with the "

@@ -5,10 +5,12 @@ returns them), keyed by question: ``{"study_scores": frame, ...}``. Every compar
 paired by seed (same initial weights and batches), so the seed-to-seed noise the two runs
 share cancels; intervals are Student-t intervals of the mean paired difference.
 
-Verdicts use a Bonferroni correction over the rows of one claims table: with ``m`` rows, each
-row's interval is the ``1 - 0.05 / m`` interval, so the chance that any verdict of the table is
-a false "supported" or "not supported" is at most 5%. The table shows both the plain 95% interval
-and the corrected one.
+Verdicts use a Bonferroni correction within each claim: a claim tested in ``m`` rows (networks,
+sparsities, settings) gets the ``1 - 0.05 / m`` interval in each row, so the chance that any of
+that claim's verdicts is a false "supported" or "not supported" is at most 5%. Each claim is its
+own family (a reader asks about one claim at a time); across the whole table, about 5% of the
+claims could still carry one false verdict. The table shows the plain 95% interval and the
+corrected one.
 
 Verdicts, per row:
 
@@ -257,8 +259,9 @@ def claims_table(tables: Mapping[str, pd.DataFrame], confidence: float = CONFIDE
     ``tables``: study frames by question name; questions not present are left out (their
     claims are reported as pending by the report). Columns: ``claim, paper, setting, model,
     sparsity, a, b, n, a_mean, b_mean, difference`` (points), ``ci_low, ci_high``
-    (``confidence`` interval), ``adjusted_low, adjusted_high`` (Bonferroni over the table's
-    rows), ``a_wins, verdict, finding`` (the sentence).
+    (``confidence`` interval), ``adjusted_low, adjusted_high`` (Bonferroni within the claim),
+    ``family_size`` (the claim's rows), ``adjusted_confidence``, ``a_wins, verdict, finding``
+    (the sentence).
     """
     comparisons: list[Comparison] = []
     if "study_scores" in tables:
@@ -269,10 +272,12 @@ def claims_table(tables: Mapping[str, pd.DataFrame], confidence: float = CONFIDE
         comparisons += term_comparisons(tables["study_terms"])
     if "study_decomposition" in tables:
         comparisons += warmup_comparisons(tables["study_decomposition"], tables.get("study_budget"))
-    m = max(1, len(comparisons))
-    adjusted = 1 - (1 - confidence) / m
+    family = {}
+    for c in comparisons:
+        family[c.paper] = family.get(c.paper, 0) + 1
     rows = []
     for c in comparisons:
+        adjusted = 1 - (1 - confidence) / family[c.paper]
         half = _half_width(c.sem, c.n, confidence)
         half_adjusted = _half_width(c.sem, c.n, adjusted)
         low, high = c.difference - half, c.difference + half
@@ -280,12 +285,13 @@ def claims_table(tables: Mapping[str, pd.DataFrame], confidence: float = CONFIDE
             "claim": c.claim, "paper": c.paper, "setting": c.setting, "model": c.model, "sparsity": c.sparsity,
             "a": c.a, "b": c.b, "n": c.n, "a_mean": c.a_mean, "b_mean": c.b_mean, "difference": c.difference,
             "ci_low": low, "ci_high": high, "adjusted_low": c.difference - half_adjusted,
-            "adjusted_high": c.difference + half_adjusted, "a_wins": c.a_wins,
+            "adjusted_high": c.difference + half_adjusted, "family_size": family[c.paper],
+            "adjusted_confidence": adjusted, "a_wins": c.a_wins,
             "verdict": verdict(c.difference - half_adjusted, c.difference + half_adjusted, c.margin),
             "finding": describe(c.difference, low, high, c.n, c.a, c.b, c.a_wins, confidence=confidence),
         })
     table = pd.DataFrame(rows)
-    table.attrs.update(confidence=confidence, adjusted_confidence=adjusted, rows=m)
+    table.attrs.update(confidence=confidence, family_sizes=family)
     return table
 
 
