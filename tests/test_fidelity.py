@@ -62,7 +62,9 @@ def _example_gradients(training: bool):
 def test_eval_mode_gradient_of_a_pair_is_the_mean_of_single_gradients():
     pair, first, second, model = _example_gradients(training=False)
     for name in pair:
-        assert torch.allclose(pair[name], (first[name] + second[name]) / 2, atol=1e-6)
+        # equal up to float32 round-off, which scales with the gradient's size (up to ~3 here)
+        scale = float(pair[name].abs().max())
+        assert torch.allclose(pair[name], (first[name] + second[name]) / 2, atol=1e-6 * scale)
     assert model.training  # the mode is restored after the block
 
 
