@@ -243,7 +243,8 @@ def test_debug_shows_the_traceback(tmp_path):
 
 def test_ctrl_c_says_what_is_stored_and_that_the_command_resumes(tmp_path):
     argv = [sys.executable, "-m", "drive_lab", "sweep", "--model", "mlp", "--epochs", "3", "--warmup-epochs", "0",
-            "--iterations", "1", "--grid", "seed=0,1,2,3,4,5,6,7,8,9", "--results-dir", str(tmp_path), "--quiet"]
+            "--iterations", "1", "--grid", "seed=" + ",".join(map(str, range(60))), "--results-dir", str(tmp_path), "--quiet"]
+    # 60 runs: far more than can finish between the first stored run and the signal
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob("runs/*.json")) and time.monotonic() < deadline:
@@ -254,7 +255,7 @@ def test_ctrl_c_says_what_is_stored_and_that_the_command_resumes(tmp_path):
     assert "Traceback" not in stderr
     line = stderr.strip().splitlines()[-1]
     stored = len(list(tmp_path.glob("runs/*.json")))
-    assert line.startswith("interrupted:") and f"{stored} of 10 runs are stored" in line and "resumes" in line
+    assert line.startswith("interrupted:") and f"{stored} of 60 runs are stored" in line and "resumes" in line
 
 
 # ----------------------------------------------------------------------------- 6. overlapping sweeps compute each run once
