@@ -79,6 +79,11 @@ class StudyPlan:
     description: str = ""
 
 
+def _taking(plan: StudyPlan, question: str) -> list[StudyArchitecture]:
+    """The plan's architectures that ``question`` runs on."""
+    return [arch for arch in plan.architectures if arch.takes(question)]
+
+
 def _uses_data(method: str) -> bool:
     return METHODS[method].uses_data
 
@@ -97,9 +102,7 @@ def _grid(base: RunConfig, arch: StudyArchitecture, plan: StudyPlan, method: str
 def scores_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     """Question 1: every score at (E, N) and at (0, 1)."""
     out = []
-    for arch in plan.architectures:
-        if not arch.takes("study_scores"):
-            continue
+    for arch in _taking(plan, "study_scores"):
         for method in STUDY_SCORES:
             settings = [(arch.warmup_epochs, plan.iterations), (0, 1)]
             if method == "synflow":
@@ -112,9 +115,7 @@ def scores_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
 def decomposition_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     """Question 2: {0, E} x {1, N} x {SNIP, DRIVE}."""
     out = []
-    for arch in plan.architectures:
-        if not arch.takes("study_decomposition"):
-            continue
+    for arch in _taking(plan, "study_decomposition"):
         for method in ("snip", "drive"):
             for e in (0, arch.warmup_epochs):
                 for n in (1, plan.iterations):
@@ -125,9 +126,7 @@ def decomposition_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
 def terms_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     """Question 3a: DRIVE without each term (and the product reading), at (E, N)."""
     out = []
-    for arch in plan.architectures:
-        if not arch.takes("study_terms"):
-            continue
+    for arch in _taking(plan, "study_terms"):
         for label in STUDY_TERM_VARIANTS:
             out += _grid(base, arch, plan, "drive", arch.sparsities, arch.ablation_seeds,
                          warmup_epochs=arch.warmup_epochs, iterations=plan.iterations, **DRIVE_VARIANTS[label])
@@ -137,9 +136,7 @@ def terms_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
 def convergence_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     """Question 3b: the E x lambda map at ``map_sparsity``."""
     out = []
-    for arch in plan.architectures:
-        if not arch.takes("study_convergence"):
-            continue
+    for arch in _taking(plan, "study_convergence"):
         for e in plan.warmup_grid:
             for weight in plan.convergence_grid:
                 out += _grid(base, arch, plan, "drive", [plan.map_sparsity], arch.ablation_seeds,
@@ -150,9 +147,7 @@ def convergence_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
 def budget_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     """Question 4: E at fixed T, and E at equal total E + T, for DRIVE and SNIP."""
     out = []
-    for arch in plan.architectures:
-        if not arch.takes("study_budget"):
-            continue
+    for arch in _taking(plan, "study_budget"):
         epochs = arch.changes.get("epochs", base.epochs)
         total = arch.warmup_epochs + epochs
         for method, n in (("drive", plan.iterations), ("snip", 1)):
@@ -168,9 +163,7 @@ def budget_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
 def imp_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     """Question 5: IMP (rewinding to initialisation) and DRIVE at (E, N)."""
     out = []
-    for arch in plan.architectures:
-        if not arch.takes("study_imp"):
-            continue
+    for arch in _taking(plan, "study_imp"):
         out += _grid(base, arch, plan, "imp", arch.sparsities, arch.seeds)
         out += _grid(base, arch, plan, "drive", arch.sparsities, arch.seeds, warmup_epochs=arch.warmup_epochs,
                      iterations=plan.iterations)
@@ -195,9 +188,7 @@ def _sanity_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     (its inversion would be a different trajectory of 20% rounds; left out for cost).
     """
     out = []
-    for arch in plan.architectures:
-        if not arch.takes("study_sanity"):
-            continue
+    for arch in _taking(plan, "study_sanity"):
         for method in SANITY_METHODS:
             own = {"drive": dict(warmup_epochs=arch.warmup_epochs, iterations=plan.iterations),
                    "synflow": dict(warmup_epochs=0, iterations=plan.iterations),
