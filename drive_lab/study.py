@@ -6,7 +6,8 @@ whole study regenerates, resumably, with one command. The questions (docs/reprod
 
 1. ``study_scores``: the score, other things equal. DRIVE, SNIP, SynFlow, GraSP, Magnitude
    and Random with the same warm-up E, the same N iterations and the same scoring set; and
-   all of them one-shot at initialisation (E = 0, N = 1, the literature's setting).
+   all of them one-shot at initialisation (E = 0, N = 1, the literature's setting); and the
+   dense network trained for T epochs, the reference every pruned network is measured by.
 2. ``study_decomposition``: the factorial {E = 0, E} x {one-shot, N} x {SNIP, DRIVE}, which
    splits DRIVE's lead over one-shot SNIP at initialisation into warm-up, iteration and score.
 3. ``study_terms`` (drop each term) and ``study_convergence`` (a map over E x lambda, lambda
@@ -53,6 +54,7 @@ class StudyArchitecture:
     ablation_seeds: tuple[int, ...] = (0, 1, 2)
     warmup_epochs: int = 2
     questions: tuple[str, ...] | None = None
+    iterations: int | None = None
     note: str = ""
 
     def takes(self, question: str) -> bool:
@@ -78,6 +80,10 @@ class StudyPlan:
     budget_sparsity: float = 0.98
     description: str = ""
 
+    def iterations_for(self, arch: StudyArchitecture) -> int:
+        """N of the fair setting on ``arch``: its own, else the plan's."""
+        return self.iterations if arch.iterations is None else arch.iterations
+
 
 def _taking(plan: StudyPlan, question: str) -> list[StudyArchitecture]:
     """The plan's architectures that ``question`` runs on."""
@@ -100,13 +106,15 @@ def _grid(base: RunConfig, arch: StudyArchitecture, plan: StudyPlan, method: str
 
 
 def scores_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
-    """Question 1: every score at (E, N) and at (0, 1)."""
+    """Question 1: every score at (E, N) and at (0, 1), and the dense network as the reference."""
     out = []
     for arch in _taking(plan, "study_scores"):
+        # The dense reference, trained for T epochs like every pruned network (one run per seed).
+        out += _grid(base, arch, plan, "dense", arch.sparsities[:1], arch.seeds)
         for method in STUDY_SCORES:
-            settings = [(arch.warmup_epochs, plan.iterations), (0, 1)]
+            settings = [(arch.warmup_epochs, plan.iterations_for(arch)), (0, 1)]
             if method == "synflow":
-                settings.append((0, plan.iterations))  # as published: iterative, from initialisation
+                settings.append((0, plan.iterations_for(arch)))  # as published: iterative, from initialisation
             for e, n in settings:
                 out += _grid(base, arch, plan, method, arch.sparsities, arch.seeds, warmup_epochs=e, iterations=n)
     return out
@@ -118,7 +126,7 @@ def decomposition_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     for arch in _taking(plan, "study_decomposition"):
         for method in ("snip", "drive"):
             for e in (0, arch.warmup_epochs):
-                for n in (1, plan.iterations):
+                for n in (1, plan.iterations_for(arch)):
                     out += _grid(base, arch, plan, method, arch.sparsities, arch.seeds, warmup_epochs=e, iterations=n)
     return out
 
@@ -129,7 +137,7 @@ def terms_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     for arch in _taking(plan, "study_terms"):
         for label in STUDY_TERM_VARIANTS:
             out += _grid(base, arch, plan, "drive", arch.sparsities, arch.ablation_seeds,
-                         warmup_epochs=arch.warmup_epochs, iterations=plan.iterations, **DRIVE_VARIANTS[label])
+                         warmup_epochs=arch.warmup_epochs, iterations=plan.iterations_for(arch), **DRIVE_VARIANTS[label])
     return out
 
 
@@ -140,7 +148,7 @@ def convergence_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
         for e in plan.warmup_grid:
             for weight in plan.convergence_grid:
                 out += _grid(base, arch, plan, "drive", [plan.map_sparsity], arch.ablation_seeds,
-                             warmup_epochs=e, iterations=plan.iterations, convergence=weight)
+                             warmup_epochs=e, iterations=plan.iterations_for(arch), convergence=weight)
     return out
 
 
@@ -150,7 +158,7 @@ def budget_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     for arch in _taking(plan, "study_budget"):
         epochs = arch.changes.get("epochs", base.epochs)
         total = arch.warmup_epochs + epochs
-        for method, n in (("drive", plan.iterations), ("snip", 1)):
+        for method, n in (("drive", plan.iterations_for(arch)), ("snip", 1)):
             for e in plan.budget_warmups:
                 for t in sorted({epochs, total - e}):
                     if t < 1:
@@ -166,7 +174,7 @@ def imp_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     for arch in _taking(plan, "study_imp"):
         out += _grid(base, arch, plan, "imp", arch.sparsities, arch.seeds)
         out += _grid(base, arch, plan, "drive", arch.sparsities, arch.seeds, warmup_epochs=arch.warmup_epochs,
-                     iterations=plan.iterations)
+                     iterations=plan.iterations_for(arch))
     return out
 
 
@@ -190,8 +198,8 @@ def _sanity_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     out = []
     for arch in _taking(plan, "study_sanity"):
         for method in SANITY_METHODS:
-            own = {"drive": dict(warmup_epochs=arch.warmup_epochs, iterations=plan.iterations),
-                   "synflow": dict(warmup_epochs=0, iterations=plan.iterations),
+            own = {"drive": dict(warmup_epochs=arch.warmup_epochs, iterations=plan.iterations_for(arch)),
+                   "synflow": dict(warmup_epochs=0, iterations=plan.iterations_for(arch)),
                    "imp": {}}.get(method, dict(warmup_epochs=0, iterations=1))
             checks = ("none", "shuffle", "reinit") if method == "imp" else ("none", "shuffle", "reinit", "invert")
             for check in checks:

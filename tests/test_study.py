@@ -29,7 +29,9 @@ def test_scores_other_things_equal():
     cells = {}
     published = {(c.model, c.warmup_epochs, c.iterations) for c in runs if c.method == "synflow"}
     assert ("mlp", 0, CPU.study.iterations) in published  # SynFlow as published, beside the design
-    runs = [c for c in runs if not (c.method == "synflow" and c.warmup_epochs == 0 and c.iterations > 1)]
+    dense = [c for c in runs if c.method == "dense"]
+    runs = [c for c in runs if c.method != "dense"
+            and not (c.method == "synflow" and c.warmup_epochs == 0 and c.iterations > 1)]
     for c in runs:
         setting = (c.warmup_epochs, c.iterations)
         cells.setdefault((setting, *(getattr(c, f) for f in PAIRING)), set()).add(c.method)
@@ -37,7 +39,12 @@ def test_scores_other_things_equal():
     assert all(methods == set(study.STUDY_SCORES) for methods in cells.values())
     for arch in CPU.study.architectures:
         settings = {key[0] for key in cells if key[1] == arch.model}
-        assert settings == {(0, 1), (arch.warmup_epochs, CPU.study.iterations)}
+        assert settings == {(0, 1), (arch.warmup_epochs, CPU.study.iterations_for(arch))}
+        # the dense reference: one run per headline seed, trained for the same T on the same data
+        reference = [c for c in dense if c.model == arch.model]
+        assert sorted(c.seed for c in reference) == sorted(arch.seeds)
+        assert {c.epochs for c in reference} == {c.epochs for c in runs if c.model == arch.model}
+        assert {c.sparsity for c in reference} == {0.0}
     # the same scoring set for every data-using method
     assert {c.score_per_class for c in runs if c.method in ("drive", "snip", "grasp")} == {10}
 
@@ -46,8 +53,9 @@ def test_decomposition_is_a_full_factorial():
     runs = configs("study_decomposition")
     for model in ("mlp", "conv"):
         cells = {(c.method, c.warmup_epochs, c.iterations) for c in runs if c.model == model}
-        e = next(a.warmup_epochs for a in CPU.study.architectures if a.model == model)
-        assert cells == {(m, w, n) for m in ("snip", "drive") for w in (0, e) for n in (1, 100)}
+        arch = next(a for a in CPU.study.architectures if a.model == model)
+        e, n_fair = arch.warmup_epochs, CPU.study.iterations_for(arch)
+        assert cells == {(m, w, n) for m in ("snip", "drive") for w in (0, e) for n in (1, n_fair)}
 
 
 def test_budget_holds_e_plus_t_or_t_constant():
