@@ -14,6 +14,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -150,6 +151,12 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
         meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
         frame.attrs["source"] = (f"{path} (committed; produced by `{meta.get('command', command(name, preset))}` "
                                  f"on {meta.get('hardware', 'unrecorded hardware')}, {meta.get('created', '')})")
+        stale = _plan_difference(frame, experiment.configs(preset))
+        if stale:
+            # A plan changed since the table was written: say so rather than pass the old table off as the plan's.
+            frame.attrs["source"] += f"; does not match the preset's plan ({stale}): rerun with --recompute"
+            warnings.warn(f"{path} does not match the {preset.name} preset's plan for {name!r} ({stale}); "
+                          f"`{command(name, preset)}` brings it up to date", stacklevel=2)
         return frame
     configs = experiment.configs(preset)
     if not configs:
@@ -164,6 +171,15 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     else:
         frame.attrs["source"] = "computed now (smoke preset: not written)"
     return frame
+
+
+def _plan_difference(frame, configs) -> str:
+    """'' when the table holds exactly the plan's runs, else how many runs it lacks and has extra."""
+    planned = {c.key() for c in configs}
+    held = set(frame["key"]) if "key" in frame else set()
+    missing, extra = len(planned - held), len(held - planned)
+    parts = ([f"{missing} planned runs missing"] if missing else []) + ([f"{extra} runs not in the plan"] if extra else [])
+    return ", ".join(parts)
 
 
 def _integer_fields() -> list[str]:
