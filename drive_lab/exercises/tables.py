@@ -1,143 +1,16 @@
-"""Checkers for the course's exercises: a learner writes an answer, a checker verifies it.
-
-Every checker prints a short verdict and returns a :class:`Verdict` (truthy when correct).
-An answer that still raises ``NotImplementedError`` counts as "not attempted yet", so a
-notebook with untouched exercise stubs runs from top to bottom.
-"""
+"""Checkers for reading result tables: speed-ups, gaps, warm-up trade-offs, intervals."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable
 
-import torch
-from torch import nn
-
-from . import scores
-from .masks import Masks
-
-
-@dataclass(frozen=True)
-class Verdict:
-    correct: bool
-    message: str
-    attempted: bool = True
-
-    def __bool__(self) -> bool:
-        return self.correct
-
-    def __repr__(self) -> str:
-        return ("✔ " if self.correct else ("… " if not self.attempted else "✘ ")) + self.message
-
-    def _ipython_display_(self) -> None:
-        """Jupyter shows nothing more: the checker has already printed the verdict."""
-
-
-def _verdict(correct: bool, message: str, attempted: bool = True) -> Verdict:
-    verdict = Verdict(correct, message, attempted)
-    print(repr(verdict))
-    return verdict
-
-
-def _not_attempted(what: str, value_answer: bool = False) -> Verdict:
-    how = "fill in your answer" if value_answer else "replace `raise NotImplementedError` with your code"
-    return _verdict(False, f"{what}: not attempted yet ({how})", False)
-
-
-def exercise_network(seed: int = 0) -> tuple[nn.Module, list[tuple[torch.Tensor, torch.Tensor]], Masks]:
-    """A small fixed network, two scoring batches, and masks with 30% pruned: the checkers' test bench."""
-    generator = torch.Generator().manual_seed(seed)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 5))
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
-    batches = [(torch.randn(8, 1, 4, 4, generator=generator), torch.randint(0, 5, (8,), generator=generator))
-               for _ in range(2)]
-    masks = Masks({name: torch.rand(p.shape, generator=generator) > 0.3
-                   for name, p in model.named_parameters() if name.endswith("weight")})
-    return model, batches, masks
-
-
-def _compare_scores(what: str, answer: Callable, expected: Callable, with_masks: bool) -> Verdict:
-    model, batches, masks = exercise_network()
-    try:
-        got = answer(model, batches, masks) if with_masks else answer(model, batches)
-    except NotImplementedError:
-        return _not_attempted(what)
-    want = expected(model, batches, masks if with_masks else None)
-    if not isinstance(got, Mapping) or set(got) != set(want):
-        return _verdict(False, f"{what}: return a dict keyed by the prunable weights' names {sorted(want)}, "
-                               f"got {type(got).__name__} with keys {sorted(got) if isinstance(got, Mapping) else '-'}")
-    for name in want:
-        g, w = torch.as_tensor(got[name]).detach().float(), want[name].float()
-        if g.shape != w.shape:
-            return _verdict(False, f"{what}: {name} has shape {tuple(g.shape)}, expected {tuple(w.shape)}")
-        finite = torch.isfinite(w)
-        if not torch.equal(torch.isfinite(g), finite) or not torch.allclose(g[finite], w[finite], rtol=1e-4, atol=1e-7):
-            return _verdict(False, f"{what}: values differ from the reference in {name} "
-                                   "(hint: average the gradient over the batches, then take the absolute value)")
-    return _verdict(True, f"{what}: correct")
-
-
-def check_convergence_sensitivity(answer: Callable) -> Verdict:
-    """``answer(model, batches) -> {name: |∂L/∂θ|}`` (mean cross-entropy, averaged over batches)."""
-    return _compare_scores("convergence sensitivity", answer,
-                           lambda m, b, _: scores.drive_terms(m, b)["convergence"], with_masks=False)
-
-
-def check_connection_sensitivity(answer: Callable) -> Verdict:
-    """``answer(model, batches) -> {name: |θ ⊙ ∂L/∂θ|}``."""
-    return _compare_scores("connection sensitivity", answer,
-                           lambda m, b, _: scores.drive_terms(m, b)["connection"], with_masks=False)
-
-
-def check_drive_score(answer: Callable) -> Verdict:
-    """``answer(model, batches, masks) -> DRIVE's normalised-sum score`` (pruned = -inf)."""
-    return _compare_scores("DRIVE score", answer, lambda m, b, k: scores.drive(m, b, k), with_masks=True)
-
-
-def check_schedule(answer: Callable) -> Verdict:
-    """``answer(density, iterations) -> list of the N densities κ^(k/N), k = 1..N``."""
-    from .pruning import exponential_schedule
-
-    try:
-        got = [float(d) for d in answer(0.02, 5)]
-    except NotImplementedError:
-        return _not_attempted("schedule")
-    want = exponential_schedule(0.02, 5)
-    if len(got) != len(want) or not all(math.isclose(g, w, rel_tol=1e-9) for g, w in zip(got, want)):
-        return _verdict(False, f"schedule: for κ=0.02, N=5 expected {[round(w, 4) for w in want]}, "
-                               f"got {[round(g, 4) for g in got]}")
-    return _verdict(True, "schedule: correct, the density falls by the same factor κ^(1/N) every iteration")
-
-
-def check_kept_count(answer: int, prunable_weights: int, sparsity: float) -> Verdict:
-    """How many weights survive pruning ``prunable_weights`` to ``sparsity`` (exact top-k)?"""
-    want = round((1 - sparsity) * prunable_weights)
-    if answer is None or answer is NotImplemented:
-        return _not_attempted("kept count", value_answer=True)
-    return _verdict(int(answer) == want, f"kept count: {'correct' if int(answer) == want else f'expected {want}, got {answer}'}"
-                                         f" (round((1 - {sparsity}) × {prunable_weights}))")
-
-
-def check_first_collapse(answer: str | None, pruning_history: list[dict]) -> Verdict:
-    """Predict the first layer to collapse in ``pruning_history`` (None if none collapses)."""
-    from .analysis import first_collapse
-
-    if answer is NotImplemented:
-        return _not_attempted("first collapsed layer", value_answer=True)
-    found = first_collapse(pruning_history)
-    want = None if found is None else found[1]
-    if answer == want:
-        return _verdict(True, f"first collapsed layer: correct ({want or 'no layer collapses'})")
-    return _verdict(False, f"first collapsed layer: expected {want or 'no collapse'}, got {answer}"
-                           + ("" if found is None else f" (it empties at iteration {found[0]})"))
+from .verdicts import Verdict, _not_attempted, _true_or_false, _verdict
 
 
 def check_speedup(answer: float, frame, method: str = "drive", sparsity: float | None = None,
                   rel_tol: float = 0.02) -> Verdict:
     """Speed-up of ``method`` over IMP (IMP pruning seconds / method pruning seconds) in ``frame``."""
-    from .analysis import speedup_vs_imp
+    from ..analysis import speedup_vs_imp
 
     if answer is None or answer is NotImplemented:
         return _not_attempted("speed-up", value_answer=True)
@@ -157,6 +30,9 @@ def check_product_ranks_like_snip(answer: bool) -> Verdict:
     """True or False: ranking by M·C·V = |θ|·|θg|·|g| gives the same order as SNIP's |θg|."""
     if answer is NotImplemented or answer is None:
         return _not_attempted("product reading", value_answer=True)
+    answer, refused = _true_or_false("product reading", answer)
+    if refused is not None:
+        return refused
     ok = answer is True
     return _verdict(ok, "product reading: " + ("correct: M·C·V = (θg)², a monotone function of |θg|"
                                                if ok else "not quite: write out M·C·V in terms of θ and g"))
@@ -170,7 +46,7 @@ def check_largest_gap(answer: float | None, frame, a_label: str, b_label: str,
     (:func:`drive_lab.analysis.paired_difference`; labels from ``analysis.add_labels``).
     ``answer`` is a sparsity as a fraction (0.95) or in percent (95); ties accept either.
     """
-    from .analysis import paired_difference
+    from ..analysis import paired_difference
 
     if answer is None or answer is NotImplemented:
         return _not_attempted("largest gap")
@@ -217,7 +93,7 @@ def check_best_warmup(answer, frame, method: str = "drive", sparsity: float | No
     the largest accuracy gain per extra second of pruning against the smallest E
     (:func:`drive_lab.analysis.tradeoff`). Every E tied at the best value is accepted.
     """
-    from .analysis import tradeoff
+    from ..analysis import tradeoff
 
     what = "best warm-up" + (" per second" if criterion == "points_per_second" else "")
     if criterion not in ("mean", "points_per_second"):
@@ -262,7 +138,7 @@ def check_gain_per_second(answer: Callable) -> Verdict:
     100 · (mean accuracy at E − at E_min) / (mean seconds_pruning at E − at E_min).
     Checked on a small fixed frame.
     """
-    from .analysis import tradeoff
+    from ..analysis import tradeoff
 
     frame = _warmup_example_frame()
     want = tradeoff(frame)
@@ -304,38 +180,6 @@ def check_epoch_ratio(answer: float, frame, sparsity: float | None = None, model
     return _verdict(ok, f"epoch ratio: {'correct' if ok else f'expected {want:.1f}×, got {float(answer):.1f}×'} "
                         f"(IMP {rounds} rounds × T = {epochs} epochs / E = {warmup} warm-up epochs, "
                         f"sparsity {sparsity:g})")
-
-
-# ----------------------------------------------------------------------------- reproduction report (07)
-def check_shuffle_within_layers(answer: Callable) -> Verdict:
-    """``answer(masks: dict[name, bool tensor], generator) -> dict``: the sanity check's shuffle.
-
-    Correct: every layer keeps its shape and exactly its count of kept weights, and the kept
-    positions move. The hints name the usual mistakes: permuting across layers (counts
-    change), drawing a fresh random mask (counts change), returning the original mask
-    (Synaptic-Flow's public shuffle permutes a local copy and changes nothing).
-    """
-    generator = torch.Generator().manual_seed(11)
-    masks = {"a.weight": torch.rand(20, 15, generator=generator) < 0.2,
-             "b.weight": torch.rand(10, 20, generator=generator) < 0.7}
-    original = {name: m.clone() for name, m in masks.items()}
-    try:
-        out = answer({name: m.clone() for name, m in masks.items()}, torch.Generator().manual_seed(3))
-    except NotImplementedError:
-        return _not_attempted("shuffle within layers")
-    if not isinstance(out, Mapping) or set(out) != set(masks):
-        return _verdict(False, f"return a dict with the same layer names {sorted(masks)}")
-    for name, mask in out.items():
-        if not isinstance(mask, torch.Tensor) or mask.shape != masks[name].shape:
-            return _verdict(False, f"{name}: return a tensor of shape {tuple(masks[name].shape)}")
-        if int(mask.bool().sum()) != int(original[name].sum()):
-            return _verdict(False, f"{name} keeps {int(mask.bool().sum())} weights instead of {int(original[name].sum())}: "
-                                   "permute within each layer (torch.randperm of that layer's entries), do not draw a "
-                                   "new random mask or mix layers")
-    if all(torch.equal(out[name].bool(), original[name]) for name in masks):
-        return _verdict(False, "the masks are unchanged: the permuted positions must be returned (a permutation of a "
-                               "local copy that is then discarded changes no mask)")
-    return _verdict(True, "every layer keeps its count and its kept positions move: a shuffle within layers")
 
 
 def check_paired_interval(answer: Callable) -> Verdict:
