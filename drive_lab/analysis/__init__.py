@@ -21,9 +21,10 @@ Modules, one concept each:
 - :mod:`.terms`: rank correlation, kept-set overlaps, per-layer term statistics;
 - :mod:`.costs`: layer sizes and MACs, what pruning saves, layer densities, collapse;
 - :mod:`.stored`: the stored ``RunResult`` records behind a table's rows;
+- :mod:`.findings`: the sentences stating what a table shows (who is ahead, by how much, with the interval);
 - :mod:`.claims`: the paper's claims tested on the reproduction study, verdicts and the sentences stating them.
 """
-from . import claims
+from . import claims, findings
 from .costs import first_collapse, layer_costs, layer_density_table, pruning_savings
 from .labels import ABLATION_LABELS, DISPLAY_NAMES, MethodAttribute, ablation_label, add_labels, display_name
 from .stored import stored_results

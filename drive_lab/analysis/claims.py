@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .findings import describe
 from .labels import display_name
 from .tables import paired_difference
 
@@ -73,27 +74,6 @@ def verdict(low: float, high: float, margin: float = 0.0) -> str:
     if high < -margin:
         return "not supported"
     return "inconclusive"
-
-
-def describe(difference: float, low: float, high: float, n: int, a: str, b: str, a_wins: int | None = None,
-             unit: str = "points", confidence: float = CONFIDENCE) -> str:
-    """The sentence a careful instructor would write about a paired difference ``a − b``.
-
-    ``"DRIVE is ahead of SNIP by 1.23 points (95% CI 0.51 to 1.95; ahead in 5 of 5 seeds)"``, or
-    ``"no detectable difference between ..."`` when the interval covers 0.
-    """
-    def interval(lo: float, hi: float) -> str:
-        return f"{100 * confidence:.0f}% CI {lo:+.2f} to {hi:+.2f} {unit}" if math.isfinite(lo) else "one seed: no interval"
-
-    seeds = f"; ahead in {a_wins} of {n} seeds" if a_wins is not None else f"; n = {n}"
-    if math.isfinite(low) and low <= 0 <= high:
-        return (f"no detectable difference between {a} and {b} ({a} − {b} = {difference:+.2f} {unit}, "
-                f"{interval(low, high)}{seeds})")
-    if difference >= 0:
-        return f"{a} is ahead of {b} by {difference:.2f} {unit} ({interval(low, high)}{seeds})"
-    # stated from b's side: the interval of b − a
-    wins = f"; ahead in {n - a_wins} of {n} seeds" if a_wins is not None else f"; n = {n}"
-    return f"{b} is ahead of {a} by {-difference:.2f} {unit} ({interval(-high, -low)}{wins})"
 
 
 # ------------------------------------------------------------------------------- variants of a run

@@ -1,0 +1,158 @@
+"""The sentences a careful instructor would write about a table, computed from the table.
+
+The course never types a finding: each "what to look for" is followed by one of these,
+so the text stays true under every preset (smoke, cpu, gpu) and every rerun. Each
+function takes a table from :mod:`.tables`, :mod:`.terms` or :mod:`.costs` and returns
+a string (or a list of strings, one per row), in plain words with the numbers behind
+them: who is ahead, by how much, with the interval and the number of seeds, and "no
+detectable difference" when the interval covers 0.
+
+Agreement between rankings is put in words with fixed thresholds, stated with the word:
+Spearman ρ ≥ 0.9 "largely agree", 0.5 ≤ ρ < 0.9 "partly agree", below 0.5 "disagree";
+a kept-set overlap (Jaccard) ≥ 0.9 "nearly the same weights", ≥ 0.5 "mostly the same",
+below 0.5 "mostly different".
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import pandas as pd
+
+from .labels import display_name
+
+CONFIDENCE = 0.95
+
+
+def _pct(sparsity: float) -> str:
+    """99.5% as '99.5%', 0.9 as '90%' (never rounded to a misleading '1.00')."""
+    return f"{100 * float(sparsity):.4g}%"
+
+
+def describe(difference: float, low: float, high: float, n: int, a: str, b: str, a_wins: int | None = None,
+             unit: str = "points", confidence: float = CONFIDENCE) -> str:
+    """The sentence about a paired difference ``a − b`` (in ``unit``), with its interval.
+
+    ``"DRIVE is ahead of SNIP by 1.23 points (95% CI +0.51 to +1.95 points; ahead in 5 of 5
+    seeds)"``, or ``"no detectable difference between ..."`` when the interval covers 0; a
+    single pair has no interval and says so.
+    """
+    def interval(lo: float, hi: float) -> str:
+        return f"{100 * confidence:.0f}% CI {lo:+.2f} to {hi:+.2f} {unit}" if math.isfinite(lo) else "one seed: no interval"
+
+    seeds = f"; ahead in {a_wins} of {n} seeds" if a_wins is not None else f"; n = {n}"
+    if math.isfinite(low) and low <= 0 <= high:
+        return (f"no detectable difference between {a} and {b} ({a} − {b} = {difference:+.2f} {unit}, "
+                f"{interval(low, high)}{seeds})")
+    if difference >= 0:
+        return f"{a} is ahead of {b} by {difference:.2f} {unit} ({interval(low, high)}{seeds})"
+    wins = f"; ahead in {n - a_wins} of {n} seeds" if a_wins is not None else f"; n = {n}"
+    return f"{b} is ahead of {a} by {-difference:.2f} {unit} ({interval(-high, -low)}{wins})"
+
+
+def paired_sentences(table: pd.DataFrame, a: str | None = None, b: str | None = None,
+                     where: Sequence[str] | str = ("sparsity",), scale: float = 100.0, unit: str = "points") -> list[str]:
+    """One sentence per row of a :func:`~drive_lab.analysis.paired_difference` table.
+
+    ``a``/``b`` default to the table's ``attrs``; ``where`` names the columns that say where
+    (a sparsity is written as a percentage); ``scale`` turns accuracy fractions into points.
+    """
+    a = display_name(a or table.attrs.get("a", "a"))
+    b = display_name(b or table.attrs.get("b", "b"))
+    where = [where] if isinstance(where, str) else list(where)
+    out = []
+    for row in table.itertuples(index=False):
+        place = ", ".join(_pct(getattr(row, w)) + " sparsity" if w == "sparsity" else f"{w} = {getattr(row, w)}"
+                          for w in where if hasattr(row, w))
+        if row.n == 0:
+            out.append(f"At {place}: no pair of runs to compare.")
+            continue
+        low, high = row.ci_low * scale, row.ci_high * scale
+        sentence = describe(row.difference * scale, low if row.n > 1 else math.nan, high if row.n > 1 else math.nan,
+                            int(row.n), a, b, int(row.a_wins), unit=unit)
+        out.append(f"At {place}: {sentence}." if place else sentence[0].upper() + sentence[1:] + ".")
+    return out
+
+
+def agreement(rho: float) -> str:
+    """Spearman ρ in words (thresholds in the module docstring)."""
+    if not math.isfinite(rho):
+        return "cannot be compared (a constant ranking)"
+    return "largely agree" if rho >= 0.9 else "partly agree" if rho >= 0.5 else "disagree"
+
+
+def overlap_words(jaccard: float) -> str:
+    """A kept-set overlap |A ∩ B| / |A ∪ B| in words (thresholds in the module docstring)."""
+    return ("keep nearly the same weights" if jaccard >= 0.9 else "keep mostly the same weights" if jaccard >= 0.5
+            else "keep mostly different weights")
+
+
+def correlation_sentences(matrix: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = None,
+                          overlap: pd.DataFrame | None = None) -> list[str]:
+    """One sentence per pair of terms (or scores) of a rank-correlation matrix, with the kept-set overlap if given.
+
+    ``matrix``: square, as :func:`~drive_lab.analysis.rank_correlation` returns it (or with a
+    ``layer`` level: then the first block, the whole network, is read). ``pairs``: default
+    every pair above the diagonal.
+    """
+    if isinstance(matrix.index, pd.MultiIndex):
+        matrix = matrix.xs(matrix.index.get_level_values(0)[0], level=0)
+    names = list(matrix.columns)
+    pairs = pairs or [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
+    out = []
+    for x, y in pairs:
+        rho = float(matrix.loc[x, y])
+        sentence = f"{x} and {y} {agreement(rho)} (Spearman ρ = {rho:.3f})"
+        if overlap is not None:
+            jaccard = float(overlap.loc[x, y])
+            sentence += f" and {overlap_words(jaccard)} (overlap {jaccard:.2f})"
+        out.append(sentence + ".")
+    return out
+
+
+def leader_sentences(summary: pd.DataFrame, by: str = "method", where: str = "sparsity",
+                     frame: pd.DataFrame | None = None, value: str = "final_test_accuracy") -> list[str]:
+    """Per ``where`` value: who has the highest mean, and how it compares with the runner-up.
+
+    ``summary``: :func:`~drive_lab.analysis.summarise` output (columns ``by``, ``where``,
+    ``mean``, ``std``, ``n``). With ``frame`` (the runs behind it) the leader and the
+    runner-up are compared paired by seed, with an interval; without it, only the means.
+    """
+    from .tables import paired_difference
+
+    out = []
+    for place, rows in summary.groupby(where, sort=True):
+        rows = rows.sort_values("mean", ascending=False)
+        if rows.empty:
+            continue
+        first = rows.iloc[0]
+        text = (f"At {_pct(place)} sparsity, {display_name(first[by])} leads with {100 * first['mean']:.2f}% "
+                f"(mean of {int(first['n'])})")
+        if len(rows) > 1:
+            second = rows.iloc[1]
+            text += f", then {display_name(second[by])} with {100 * second['mean']:.2f}%"
+            if frame is not None:
+                pair = paired_difference(frame[(frame[where] - place).abs() < 1e-9], first[by], second[by],
+                                         by=(), column=by, value=value)
+                if len(pair) and pair["n"].iloc[0] > 0:
+                    row = pair.iloc[0]
+                    n = int(row["n"])
+                    text += ": " + describe(100 * row["difference"], 100 * row["ci_low"] if n > 1 else math.nan,
+                                            100 * row["ci_high"] if n > 1 else math.nan, n,
+                                            display_name(first[by]), display_name(second[by]), int(row["a_wins"]))
+        out.append(text + ".")
+    return out
+
+
+def share_sentence(costs: pd.DataFrame) -> str:
+    """Weight share against compute share per layer (:func:`~drive_lab.analysis.layer_costs`)."""
+    layers = costs[costs["layer"] != "total"] if "layer" in costs else costs
+    gap = (layers["weight_share"] - layers["mac_share"]).abs()
+    if float(gap.max()) < 1e-9:
+        return ("Every layer's share of the weights equals its share of the multiply-adds: each weight is used "
+                "once per image (fully connected layers), so pruning x% of the weights removes x% of the compute.")
+    worst = layers.loc[gap.idxmax()]
+    return (f"Weight share and compute share differ, most in {worst['layer']}: {100 * worst['weight_share']:.1f}% of "
+            f"the weights but {100 * worst['mac_share']:.1f}% of the multiply-adds (a convolution reuses each "
+            "weight at every position of its input), so the compute a sparsity saves depends on where the "
+            "pruned weights are.")
