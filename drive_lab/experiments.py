@@ -198,7 +198,7 @@ def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: floa
     cost nothing) and ``run_seconds`` (the sum of every run's own total time, what the
     table costs from scratch on one worker).
     """
-    from .runtime import environment, resolve_device
+    from .runtime import environment, resolve_device, source_revision
 
     import pandas as pd
 
@@ -225,6 +225,7 @@ def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: floa
         "hardware": f"{env['processor']}, {env['cpu_count']} CPU cores" + (f", {env['gpu']}" if "gpu" in env else ""),
         "environment": env,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "source_revision": source_revision(),
         "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1),
         "run_seconds": round(float(frame["seconds_total"].sum()), 1) if "seconds_total" in frame else None,
     }

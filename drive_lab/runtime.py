@@ -78,3 +78,24 @@ def environment(device: torch.device) -> dict:
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
     return info
+
+
+def source_revision() -> dict | None:
+    """The git commit of the drive_lab source in use, and whether its files differ from it.
+
+    ``{"commit": "<40 hex>", "modified": bool}`` when drive_lab runs from a git checkout,
+    else ``None`` (an installed package). Recorded beside every committed table: two tables
+    from different revisions can differ for the same run key (method.md, "Run identity").
+    """
+    import subprocess
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=package, capture_output=True,
+                                text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "modified": bool(status.strip())}

@@ -119,3 +119,45 @@ def test_cuda_without_committed_gpu_tables_shows_cpu_and_says_how(monkeypatch, t
     assert presets.default_preset_name() == "gpu"
     monkeypatch.setenv(presets.PRESET_ENV_VAR, "gpu_short")
     assert presets.default_preset_name() == "gpu_short"
+
+
+def _table_with_keys(path, keys):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("key,method,collapsed_layers\n" + "".join(f"{k},drive,\n" for k in keys))
+
+
+def test_a_committed_table_that_no_longer_matches_its_plan_says_so(tmp_path):
+    import warnings
+
+    smoke = get_preset("smoke")
+    planned = [c.key() for c in experiments.get_experiment("overview").configs(smoke)]
+    path = tmp_path / "smoke" / "overview.csv"
+    _table_with_keys(path, planned)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the plan's own table: no warning
+        frame = experiments.results("overview", smoke, tables_dir=tmp_path)
+    assert "does not match" not in frame.attrs["source"]
+    _table_with_keys(path, planned[1:] + ["0123456789abcdef"])
+    with pytest.warns(UserWarning, match="1 planned runs missing, 1 runs not in the plan"):
+        frame = experiments.results("overview", smoke, tables_dir=tmp_path)
+    assert "--recompute" in frame.attrs["source"]
+
+
+def test_table_sidecar_records_the_source_revision(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from drive_lab.runtime import source_revision
+
+    frame = pd.DataFrame({"key": ["a"], "seconds_total": [1.0], "device": ["cpu"]})
+    path = tmp_path / "cpu" / "t.csv"
+    experiments.write_table(frame, "overview", CPU, path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          cwd=experiments.__file__.rsplit("/", 1)[0])
+    if head.returncode == 0:  # a checkout: the commit in use, and whether drive_lab's files differ from it
+        assert meta["source_revision"]["commit"] == head.stdout.strip()
+        assert isinstance(meta["source_revision"]["modified"], bool)
+    else:  # an installed copy outside any checkout
+        assert meta["source_revision"] is None and source_revision() is None
