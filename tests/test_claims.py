@@ -139,3 +139,18 @@ def test_equal_budget_pairs_e_with_t_so_that_e_plus_t_is_constant():
     assert [c.setting for c in equal] == ["equal budget E + T = 10: DRIVE E=2, T=8 vs E=0, T=10",
                                           "equal budget E + T = 10: DRIVE E=4, T=6 vs E=0, T=10"]
     assert [c.difference for c in equal] == pytest.approx([2.0, 1.0])  # 0.03 − 0.01 and 0.02 − 0.01, in points
+
+
+def test_sanity_outcome_marks_each_check_by_its_interval():
+    rows = []
+    for seed in range(3):
+        base = 0.80 + 0.01 * seed
+        rows += [_row("drive", seed, base, sanity="none"),
+                 _row("drive", seed, base - 0.10 - 0.001 * seed, sanity="shuffle"),        # drop ~10 points: detected
+                 _row("drive", seed, base + 0.001 * (seed - 1), sanity="reinit"),          # drops -0.1, 0, +0.1: none
+                 _row("drive", seed, base + 0.05 + 0.001 * seed, sanity="invert")]        # the check does better
+    table = claims.sanity_table(pd.DataFrame(rows))
+    text = claims.sanity_outcome(table, "mlp", "DRIVE", 0.99)
+    assert text == "DRIVE: shuffle +10.1 ✓, reinit +0.0 ≈, invert -5.1 ✗"
+    assert claims.sanity_outcome(table, "mlp", "DRIVE E=2", 0.99) == ""   # a label that names no checked method
+    assert claims.sanity_outcome(table, "conv", "DRIVE", 0.99) == ""

@@ -38,3 +38,16 @@ def test_no_tables_no_claims(tmp_path):
     text = reproduction.report_markdown("cpu", tmp_path / "results")
     assert "No claim can be tested yet" in text
     assert reproduction.load_study("cpu", tmp_path / "results") == {}
+
+
+def test_report_gives_fidelity_effects_and_study_time(tmp_path):
+    import json
+    _commit(tmp_path, "study_scores", _scores_frame(0.01))
+    (tmp_path / "results" / "fidelity").mkdir(parents=True)
+    (tmp_path / "results" / "fidelity" / "effects.json").write_text(json.dumps(
+        {"command": "python scripts/fidelity_effects.py", "settings": {"dataset": "fashion_mnist", "subset": 5000, "seeds": [0]},
+         "figures": {"snip train vs eval mode, 90%": {"mean": 0.34, "per_seed": [0.34]}}}))
+    text = reproduction.report_markdown("cpu", tmp_path / "results")
+    fidelity = text.split("## Fidelity", 1)[1].split("##", 1)[0]
+    assert "| snip train vs eval mode, 90% | 0.34 | 0.34 |" in fidelity
+    assert "python -m drive_lab experiment study --preset cpu --jobs 2" in text.split("## Provenance", 1)[1]

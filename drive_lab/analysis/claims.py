@@ -331,6 +331,31 @@ def sanity_table(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.Data
     return pd.DataFrame(rows)
 
 
+SANITY_MARKS = {"detected": "✓", "none": "≈", "reversed": "✗"}
+
+
+def sanity_outcome(sanity: pd.DataFrame, model: str, label: str, sparsity: float) -> str:
+    """The sanity checks of the method shown as ``label`` (its display name) at ``model``, ``sparsity``, in short.
+
+    ``sanity``: a :func:`sanity_table`. Returns e.g. ``"DRIVE: shuffle +13.3 ✓, reinit +2.3 ✓,
+    invert +72.8 ✓"`` (drops in points; ✓ the check hurts, its interval above 0; ≈ no
+    detectable difference; ✗ the check does better), or ``""`` when ``label`` names no
+    method checked there (e.g. "DRIVE E=0", or a network the checks did not run on).
+    """
+    if sanity is None or sanity.empty:
+        return ""
+    rows = sanity[(sanity["model"] == model) & np.isclose(sanity["sparsity"], sparsity)
+                  & (sanity["method"].map(display_name) == label)]
+    if rows.empty:
+        return ""
+    parts = []
+    for _, r in rows.iterrows():
+        mark = (SANITY_MARKS["none"] if r["finding"] == "no detectable difference"
+                else SANITY_MARKS["reversed"] if r["finding"].endswith("check does better") else SANITY_MARKS["detected"])
+        parts.append(f"{r['check']} {r['drop']:+.1f} {mark}")
+    return f"{label}: " + ", ".join(parts)
+
+
 def accuracy_table(frame: pd.DataFrame, by: Sequence[str] = ("model", "method", "warmup_epochs", "iterations", "sparsity")
                    ) -> pd.DataFrame:
     """Mean, standard deviation and n of the final test accuracy (%) for each cell of a design."""
