@@ -11,6 +11,7 @@ conv        small 4-conv CNN with BatchNorm, for 8x8 digits up to 64x64 images
 alexnet     the common CIFAR variant of AlexNet (no dropout, one linear layer)
 vgg16       VGG-16 with BatchNorm, CIFAR head (global pool + one linear layer)
 resnet18    CIFAR ResNet-18 (3x3 stem, no max-pool)
+transformer a small pre-norm Transformer encoder reading an image as a sequence of its rows
 ==========  ================================================================
 
 Choices that hold for every model:
@@ -26,7 +27,11 @@ Choices that hold for every model:
   as open_lth's and Synaptic-Flow's CIFAR models do; ``"legacy"`` is drive_lab 0.1.0's:
   conv weights Kaiming fan-out, ``nn.Linear`` left at PyTorch's default (uniform, much
   smaller than the convs' weights, so magnitude pruning empties the classifier first).
-  Either way biases are 0 and every BatchNorm has weight 1 and bias 0. Builds draw from
+  Either way biases are 0 and every BatchNorm has weight 1 and bias 0. The Transformer
+  follows the Vision Transformer reference instead: ``"reference"`` draws every
+  ``nn.Linear`` weight and the position embedding from a normal distribution with standard
+  deviation 0.02 truncated at ±2 std, LayerNorms 1 and 0; ``"legacy"`` keeps PyTorch's
+  defaults. Builds draw from
   torch's global RNG, so ``torch.manual_seed`` before :func:`build` makes them reproducible.
 """
 from __future__ import annotations
@@ -39,7 +44,7 @@ from torch import nn
 
 __all__ = ["MODELS", "build", "check_input", "count_parameters", "count_prunable"]
 
-MODELS: tuple[str, ...] = ("mlp", "conv", "alexnet", "vgg16", "resnet18")
+MODELS: tuple[str, ...] = ("mlp", "conv", "alexnet", "vgg16", "resnet18", "transformer")
 
 # VGG-16 conv widths; "M" is a 2x2 max-pool.
 _VGG16_CHANNELS: tuple[int | str, ...] = (
@@ -286,6 +291,84 @@ class ResNet18CIFAR(nn.Module):
         return self.classifier(self.flatten(self.pool(x)))
 
 
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with its four projections as ``nn.Linear`` layers.
+
+    ``query``, ``key``, ``value`` and ``output`` are ``Linear(width, width)``: unlike
+    ``nn.MultiheadAttention``, whose input projection is a raw ``in_proj_weight`` parameter,
+    every attention weight here is a prunable ``Linear.weight``. Input and output
+    ``(B, tokens, width)``. The attention is written out (softmax(q kᵀ / √d) v), not fused,
+    so second derivatives (GraSP's Hessian-gradient product) work on every device.
+    """
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"width {width} is not a multiple of heads {heads}")
+        self.heads = heads
+        self.query, self.key, self.value, self.output = (nn.Linear(width, width) for _ in range(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, w = x.shape
+        split = lambda y: y.view(b, t, self.heads, w // self.heads).transpose(1, 2)  # (B, heads, t, d)
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        weights = torch.softmax(q @ k.transpose(-2, -1) / (w // self.heads) ** 0.5, dim=-1)
+        return self.output((weights @ v).transpose(1, 2).reshape(b, t, w))
+
+
+class EncoderBlock(nn.Module):
+    """Pre-norm Transformer block: x + attention(LN(x)), then x + MLP(LN(x)) (MLP: width → 2·width → width, GELU)."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.attention = SelfAttention(width, heads)
+        self.norm2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attention(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class RowTransformer(nn.Module):
+    """A small Transformer encoder that reads an image as the sequence of its rows.
+
+    ``(B, C, H, W)`` → ``H`` tokens of ``C·W`` pixels → ``embed`` (Linear to ``width``) + a
+    learned position embedding → ``depth`` pre-norm :class:`EncoderBlock` s → LayerNorm →
+    mean over tokens → ``classifier``. Defaults (width 64, depth 2, 4 heads) give about 70k
+    parameters on 28x28 images. Prunable: every ``Linear.weight`` (embedding, the four
+    attention projections, the MLPs, the classifier); LayerNorms, biases and the position
+    embedding are not (see docs/method.md).
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int = 28,
+                 width: int = 64, depth: int = 2, heads: int = 4) -> None:
+        super().__init__()
+        self.embed = nn.Linear(in_channels * image_size, width)
+        self.position = nn.Parameter(torch.zeros(1, image_size, width))
+        self.blocks = nn.Sequential(*(EncoderBlock(width, heads) for _ in range(depth)))
+        self.norm = nn.LayerNorm(width)
+        self.classifier = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        tokens = x.permute(0, 2, 1, 3).reshape(b, h, c * w)  # one token per row, its channels side by side
+        y = self.blocks(self.embed(tokens) + self.position)
+        return self.classifier(self.norm(y).mean(dim=1))
+
+    def reset_reference(self) -> None:
+        """The Vision Transformer reference init (module docstring)."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02, a=-0.04, b=0.04)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        nn.init.trunc_normal_(self.position, std=0.02, a=-0.04, b=0.04)
+
+
 # --------------------------------------------------------------------------- building
 
 
@@ -294,6 +377,10 @@ INITS = ("reference", "legacy")
 
 def _init_weights(model: nn.Module, init: str = "reference") -> None:
     """Initialise ``model`` in place by scheme ``init`` (see the module docstring)."""
+    if isinstance(model, RowTransformer):
+        if init == "reference":
+            model.reset_reference()
+        return
     for module in model.modules():
         if isinstance(module, nn.Conv2d) or (init == "reference" and isinstance(module, nn.Linear)):
             mode = "fan_in" if init == "reference" else "fan_out"
@@ -340,8 +427,10 @@ def _construct(name: str, num_classes: int, in_channels: int, image_size: int, i
         model = AlexNetCIFAR(num_classes, in_channels, image_size)
     elif name == "vgg16":
         model = VGG16BN(num_classes, in_channels)
-    else:
+    elif name == "resnet18":
         model = ResNet18CIFAR(num_classes, in_channels)
+    else:
+        model = RowTransformer(num_classes, in_channels, image_size)
     _init_weights(model, init)
     return model
 

@@ -73,6 +73,9 @@ def test_count_prunable_on_a_custom_module():
         ("vgg16", 3, 32),
         ("resnet18", 3, 32),
         ("resnet18", 3, 64),
+        ("transformer", 1, 8),
+        ("transformer", 1, 28),
+        ("transformer", 3, 32),
     ],
 )
 def test_output_shape(name, in_channels, image_size):
@@ -206,3 +209,60 @@ def test_seeded_builds_identical(name):
     second = build(name, 10, in_channels=3, image_size=32).state_dict()
     assert first.keys() == second.keys()
     assert all(torch.equal(first[key], second[key]) for key in first)
+
+
+# ------------------------------------------------------------------ the Transformer
+
+
+def test_transformer_counts_by_hand():
+    # 28x28 images, width 64, depth 2, 4 heads, 10 classes; prunable = every Linear weight
+    embed, attention, mlp, head = 28 * 64, 4 * 64 * 64, 64 * 128 + 128 * 64, 64 * 10
+    prunable = embed + 2 * (attention + mlp) + head
+    biases = 64 + 2 * (4 * 64 + 128 + 64) + 10
+    norms = 2 * 64 * (2 * 2 + 1)                   # two LayerNorms per block and a final one, weight and bias
+    model = build("transformer")
+    assert count_prunable(model) == prunable == 67_968
+    assert count_parameters(model) == prunable + biases + norms + 28 * 64   # + the position embedding
+
+
+def test_transformer_attention_equals_pytorch_multihead_attention():
+    # the same projections copied into nn.MultiheadAttention: an independent implementation
+    from drive_lab.models import SelfAttention
+    torch.manual_seed(0)
+    ours = SelfAttention(16, 4)
+    reference = nn.MultiheadAttention(16, 4, batch_first=True)
+    with torch.no_grad():
+        reference.in_proj_weight.copy_(torch.cat([ours.query.weight, ours.key.weight, ours.value.weight]))
+        reference.in_proj_bias.copy_(torch.cat([ours.query.bias, ours.key.bias, ours.value.bias]))
+        reference.out_proj.weight.copy_(ours.output.weight)
+        reference.out_proj.bias.copy_(ours.output.bias)
+    x = torch.randn(3, 5, 16)
+    expected, _ = reference(x, x, x, need_weights=False)
+    torch.testing.assert_close(ours(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_transformer_reads_rows_as_tokens_and_every_projection_is_prunable():
+    from drive_lab.masks import prunable_parameters
+    model = build("transformer", image_size=8)
+    names = set(prunable_parameters(model))
+    for block in range(2):
+        assert {f"blocks.{block}.attention.{p}.weight" for p in ("query", "key", "value", "output")} <= names
+    assert "position" not in names and not any("norm" in n for n in names)
+    # without position information a Transformer is blind to token order: the same rows in
+    # another order give the same logits; with it, they do not
+    x = torch.randn(2, 1, 8, 8)
+    flipped = x.flip(2)
+    assert not torch.allclose(model(x), model(flipped))
+    with torch.no_grad():
+        model.position.zero_()
+    torch.testing.assert_close(model(x), model(flipped), rtol=1e-5, atol=1e-6)
+
+
+def test_transformer_reference_init_is_the_vision_transformer_one():
+    torch.manual_seed(0)
+    model = build("transformer")
+    weights = torch.cat([m.weight.flatten() for m in model.modules() if isinstance(m, nn.Linear)])
+    assert weights.abs().max() <= 0.04 and 0.015 < weights.std() < 0.02   # truncated at 2 std of 0.02
+    assert all(torch.all(m.weight == 1) and torch.all(m.bias == 0) for m in model.modules() if isinstance(m, nn.LayerNorm))
+    legacy = build("transformer", init="legacy")
+    assert legacy.embed.weight.abs().max() > 0.04   # PyTorch's default: uniform(±1/sqrt(fan_in)) = ±0.189
