@@ -166,7 +166,7 @@ def check_epoch_ratio(answer: float, frame, sparsity: float | None = None, model
     highest of ``method`` in ``frame``.
     """
     if answer is None or answer is NotImplemented:
-        return _not_attempted("epoch ratio")
+        return _not_attempted("epoch ratio", value_answer=True)
     rows, sparsity = _one_setting(frame, "epoch ratio", method, sparsity, model)
     if rows is None:
         return _verdict(False, sparsity)

@@ -98,8 +98,9 @@ def accuracy_vs_sparsity(frame: pd.DataFrame, hue: str = "method", value: str = 
     sparsity_axis(ax, table["sparsity"], log_density)
     ax.set_ylabel(value_label(value))
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(title=seeds_text(counts, band) or None, title_fontsize=FONT_SIZES["small"])
+    if ax.get_legend_handles_labels()[0]:  # outside the data
+        ax.legend(title=seeds_text(counts, band) or None, title_fontsize=FONT_SIZES["small"], loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title(title or f"{value.replace('_', ' ')} vs sparsity")
     return fig
 
@@ -163,7 +164,10 @@ def time_bars(frame: pd.DataFrame, ax: Axes | None = None, hue: str = "method", 
     Returns:
         The figure: one stacked bar per method (and sparsity): warm-up (hatched ``//``),
         scoring + masking (solid) and any remaining pruning time (dotted, e.g. IMP's
-        train–prune–rewind rounds); the stack's height is the mean ``seconds_pruning``.
+        train–prune–rewind rounds); the stack's height is the mean ``seconds_pruning``, with
+        a ± 1 std error bar over seeds. With ``log=True`` each bar is the total alone (a stacked
+        segment's length on a log axis does not show its size); see
+        :func:`drive_lab.plots.pruning_time` for the parts on a log axis.
         Dense runs are left out (no pruning).
     """
     frame = require_columns(frame, [hue, "method", "seconds_pruning"])
@@ -174,7 +178,8 @@ def time_bars(frame: pd.DataFrame, ax: Axes | None = None, hue: str = "method", 
         frame["sparsity"] = np.nan
     table = (frame.groupby([hue, "sparsity"], dropna=False)
              .agg(warmup=("seconds_warmup", "mean"), scoring=("seconds_scoring", "mean"),
-                  pruning=("seconds_pruning", "mean"), n=("seconds_pruning", "count")).reset_index())
+                  pruning=("seconds_pruning", "mean"), pruning_std=("seconds_pruning", "std"),
+                  n=("seconds_pruning", "count")).reset_index())
     table[["warmup", "scoring"]] = table[["warmup", "scoring"]].fillna(0.0)
     table["other"] = (table["pruning"] - table["warmup"] - table["scoring"]).clip(lower=0.0).fillna(0.0)
     sparsities = sorted(table["sparsity"].dropna().unique()) or [np.nan]
@@ -195,13 +200,19 @@ def time_bars(frame: pd.DataFrame, ax: Axes | None = None, hue: str = "method", 
             x = g - 0.4 + width * (i + 0.5)
             shown = shown_name(hue, name)
             bottom = 0.0
-            for column, hatch, alpha, _ in segments:
+            spread = float(row["pruning_std"]) if pd.notna(row["pruning_std"]) else 0.0
+            if log:  # a stacked segment's length on a log axis does not show its size: draw the total only
+                ax.bar(x, float(row["pruning"]), width * 0.9, yerr=spread, capsize=2, color=color(shown),
+                       edgecolor="white", linewidth=0.5, error_kw={"elinewidth": 0.8})
+            for column, hatch, alpha, _ in ([] if log else segments):
                 height = float(row[column])
                 if height > 0:
                     ax.bar(x, height, width * 0.9, bottom=bottom, color=color(shown), alpha=alpha, hatch=hatch,
                            edgecolor="white", linewidth=0.5)
                     used_segments.add(column)
                     bottom += height
+            if not log and spread > 0:
+                ax.errorbar(x, bottom, yerr=spread, color="#333333", capsize=2, linewidth=0.8)
             bar_positions.append(x)
             bar_names.append(shown)
     if len(sparsities) == 1:
