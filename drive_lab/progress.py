@@ -4,13 +4,20 @@
 ``DRIVE_LAB_PROGRESS=0``) turns every bar off, e.g. for logs or CI. When stderr is not a
 terminal (a log file, a pipe, a batch job) and not a notebook, a bar becomes one line
 written when its loop ends, e.g. ``warm-up: 150 steps in 1.2 s (epoch=3/3, train loss=0.41)``.
+
+:func:`watching_steps` lets a caller see every step of every bar of its own thread (even
+with bars switched off) and stop the work between two steps by raising from its callback,
+e.g. a widget's Stop button; nothing here imports a widget library.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Iterable, Iterator, TypeVar
 
 from tqdm.auto import tqdm
@@ -110,15 +117,99 @@ class LineProgress:
               f"{time.perf_counter() - self.start:.1f} s{extra}", file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step of a progress bar, as a :func:`watching_steps` callback sees it.
+
+    ``desc``: the bar's description (``"warm-up"``, ``"pruning"``, ``"training"``, ``"IMP
+    round 2/5"``); ``n``: steps done in this bar (1 after its first step); ``total``: the
+    bar's steps, or ``None`` when unknown; ``unit``: ``"step"``, ``"iteration"``, ...
+    """
+
+    desc: str
+    n: int
+    total: int | None
+    unit: str
+
+
+StepCallback = Callable[[Step], None]
+_watchers = threading.local()  # .callbacks: this thread's list of StepCallback
+
+
+def _callbacks() -> list[StepCallback]:
+    return getattr(_watchers, "callbacks", [])
+
+
+@contextlib.contextmanager
+def watching_steps(callback: StepCallback):
+    """Within the block, ``callback(Step(...))`` runs after every step of every drive_lab
+    progress bar started in this thread, whether bars are shown or not.
+
+    An exception raised by the callback propagates out of the loop being run (a training
+    step, a pruning iteration): this is how work is cancelled between two steps. Other
+    threads are not affected; blocks nest (inner and outer callbacks both run).
+    """
+    previous = _callbacks()
+    _watchers.callbacks = [*previous, callback]
+    try:
+        yield
+    finally:
+        _watchers.callbacks = previous
+
+
+class _Watched:
+    """A progress bar that also reports each step to this thread's :func:`watching_steps` callbacks."""
+
+    def __init__(self, bar, iterable, total: int | None, desc: str, unit: str,
+                 callbacks: list[StepCallback]) -> None:
+        self._bar, self._iterable, self._callbacks = bar, iterable, callbacks
+        if total is None and hasattr(iterable, "__len__"):
+            total = len(iterable)
+        self._total, self._desc, self._unit, self._n = total, desc, unit, 0
+
+    def _report(self, n: int) -> None:
+        self._n += n
+        step = Step(self._desc, self._n, self._total, self._unit)
+        for callback in self._callbacks:
+            callback(step)
+
+    def __iter__(self):
+        for item in self._bar:
+            yield item
+            self._report(1)
+
+    def update(self, n: int = 1):
+        result = self._bar.update(n)
+        if n:
+            self._report(n)
+        return result
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.close()
+
+    def __getattr__(self, name):
+        return getattr(self._bar, name)
+
+
 def progress(iterable: Iterable[T] | None = None, log_each: bool = False, **kwargs) -> tqdm | LineProgress:
     """``tqdm.auto.tqdm`` that honours the library switch (``disable`` when off); a
     :class:`LineProgress` (one line per loop, or per update with ``log_each``) when stderr
-    is not a terminal or notebook."""
+    is not a terminal or notebook. Inside :func:`watching_steps`, every step is also
+    reported to the block's callbacks."""
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)
     if progress_enabled() and not _interactive():
-        return LineProgress(iterable, log_each=log_each, **kwargs)
-    return tqdm(iterable, disable=not progress_enabled(), **kwargs)
+        bar = LineProgress(iterable, log_each=log_each, **kwargs)
+    else:
+        bar = tqdm(iterable, disable=not progress_enabled(), **kwargs)
+    callbacks = _callbacks()
+    if not callbacks:
+        return bar
+    return _Watched(bar, iterable, kwargs.get("total"), str(kwargs.get("desc", "")), str(kwargs.get("unit", "it")),
+                    list(callbacks))
 
 
 def logging_lines() -> bool:

@@ -9,14 +9,18 @@ What it does, every step with a time limit:
 1. copies ``notebooks/06_interactive_ablations.ipynb`` (outputs stripped) into a temporary folder and
    starts a Jupyter server there on 127.0.0.1 (a free port, a random token; smoke preset, a temporary
    result store, so nothing in the repository is touched);
-2. opens the notebook in headless Chromium driven by Playwright, runs the settings cell and the
-   explorer cell, and waits for the explorer widget to render;
-3. moves a control (drags the warm-up slider's handle to the left end), presses **Run**, and waits
-   until the output area shows the outcome: the sentence (which must name the new E), the
-   table and three figures;
-4. runs the results-browser cell, waits for its figures, changes the method filter and waits
-   for the selection count to change;
-5. saves screenshots (``--screenshots``, default ``/tmp/drive_lab_browser_check``), stops the
+2. opens the notebook in headless Chromium driven by Playwright at a 1024×768 viewport with
+   JupyterLab's file panel open, runs the settings cell and the explorer cell (which presses Run
+   once), waits for the explorer widget and its figures, and checks that it does not overflow
+   horizontally;
+3. moves a control (drags the warm-up slider's handle to the left end), checks that the old
+   results are cleared, presses **Run**, and waits until the output area shows the outcome: the
+   sentence (which must name the new E), the table and three figures;
+4. ticks two more seeds and a baseline, presses **Run**, waits for the per-step progress line,
+   presses **Stop** and checks that the Run ended early (fewer runs finished than planned);
+5. runs the results-browser cell, checks its layout, waits for its figures, unticks a method
+   and waits for the selection count to change;
+6. saves screenshots (``--screenshots``, default ``/tmp/drive_lab_browser_check``), stops the
    browser and the server, and exits non-zero on any failure.
 
 Needs: ``pip install playwright`` (its own browser download is not needed) and a Chromium binary
@@ -47,6 +51,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 EXPLORER = ".drive-lab-ablation-explorer"
+VIEWPORT = {"width": 1024, "height": 768}  # a projector, with JupyterLab's file panel open
 BROWSER = ".drive-lab-results-browser"
 
 
@@ -144,6 +149,25 @@ def code_cell_index(needle: str) -> int:
     raise CheckFailed(f"no code cell containing {needle!r} in {NOTEBOOK}")
 
 
+def check_layout(page, widget, name: str, start: float) -> None:
+    """The widget fits the page at the viewport's width: nothing sticks out to the right, no horizontal scrolling.
+
+    Also makes sure JupyterLab's file panel is open (the layout a lecturer has)."""
+    sidebar = page.locator("#jp-left-stack")
+    if sidebar.count() and not sidebar.is_visible():
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab").first.click()
+        page.wait_for_timeout(500)
+    sizes = widget.evaluate("""el => ({scroll: el.scrollWidth, client: el.clientWidth,
+        right: el.getBoundingClientRect().right, left: el.getBoundingClientRect().left,
+        page: document.documentElement.clientWidth,
+        overflowing: [...el.querySelectorAll('*')].filter(c => c.getBoundingClientRect().right >
+                                                         el.getBoundingClientRect().right + 1).length})""")
+    panel = page.locator("#jp-left-stack").is_visible() if page.locator("#jp-left-stack").count() else False
+    log(f"{name} layout at {VIEWPORT['width']}x{VIEWPORT['height']} (file panel open: {panel}): {sizes}", start)
+    if sizes["scroll"] > sizes["client"] + 1 or sizes["right"] > sizes["page"] + 1 or sizes["overflowing"]:
+        raise CheckFailed(f"the {name} overflows horizontally at {VIEWPORT['width']} px: {sizes}")
+
+
 def quiet_config(config_dir: Path) -> None:
     """No "get Jupyter news?" prompt (it would fetch from the internet and cover the page)."""
     labconfig = config_dir / "labconfig"
@@ -176,7 +200,7 @@ def check(app: str, chromium: str, shots: Path, timeout: float, keep: bool) -> N
         url = f"http://127.0.0.1:{port}/{path}/{NOTEBOOK.name}?token={token}"
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(timeout * 1000)
             messages: list[str] = []
             page.on("console", lambda m: messages.append(f"{m.type}: {m.text}") if m.type == "error" else None)
@@ -193,7 +217,9 @@ def check(app: str, chromium: str, shots: Path, timeout: float, keep: bool) -> N
                 run_cell(page, explorer_cell)
                 explorer = page.locator(EXPLORER)
                 explorer.wait_for(state="visible", timeout=120_000)
-                log("explorer rendered", start)
+                explorer.locator("img").nth(2).wait_for(timeout=timeout * 1000)  # the cell presses Run once
+                log("explorer rendered with the default setting's results", start)
+                check_layout(page, explorer, "explorer", start)
                 page.screenshot(path=str(shots / "1_explorer.png"), full_page=False)
                 output = explorer.locator(".widget-output, .jupyter-widgets-output-area").first
                 before = output.inner_text()
@@ -206,12 +232,15 @@ def check(app: str, chromium: str, shots: Path, timeout: float, keep: bool) -> N
                 box = handle.bounding_box()
                 page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
                 page.mouse.down()  # drag the handle well to the left: E = 0
-                page.mouse.move(box["x"] - 60, box["y"] + box["height"] / 2, steps=8)
+                page.mouse.move(box["x"] - 80, box["y"] + box["height"] / 2, steps=8)
                 page.mouse.up()
                 page.wait_for_function("([el, old]) => el.innerText.trim() !== old",
                                        arg=[readout.element_handle(), old_value], timeout=10_000)
                 new_value = readout.inner_text().strip()
                 log(f"moved warm-up epochs E from {old_value} to {new_value}", start)
+                explorer.locator(".drive-lab-stale").wait_for(timeout=10_000)  # live validation: old results cleared
+                if explorer.locator("img").count():
+                    raise CheckFailed("results of the old setting are still shown after a control changed")
                 explorer.get_by_role("button", name="Run").click()
                 explorer.locator(".drive-lab-done").wait_for(timeout=timeout * 1000)
                 explorer.locator("img").nth(2).wait_for(timeout=30_000)
@@ -222,19 +251,37 @@ def check(app: str, chromium: str, shots: Path, timeout: float, keep: bool) -> N
                 log(f"Run finished; status: {status!r}; output starts: {after[:160]!r}", start)
                 explorer.locator("img").first.scroll_into_view_if_needed()
                 page.screenshot(path=str(shots / "2_explorer_after_run.png"), full_page=False)
+                # Stop during a Run: more seeds and a baseline make several runs; stop at the first steps
+                for label in ("seed 1", "seed 2", "Magnitude"):
+                    explorer.get_by_role("checkbox", name=label, exact=True).check()
+                explorer.get_by_role("button", name="Run").click()
+                progress = explorer.locator(".drive-lab-progress")
+                progress.wait_for(timeout=60_000)
+                progress_text = progress.inner_text()
+                explorer.locator(".widget-button", has_text="Stop").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(shots / "3_explorer_running.png"), full_page=False)
+                explorer.get_by_role("button", name="Stop").click()
+                stopped = explorer.locator(".drive-lab-stopped")
+                stopped.wait_for(timeout=60_000)
+                stopped_text = stopped.inner_text()
+                found = re.search(r"after (\d+) of (\d+) run", stopped_text)
+                if not found or int(found.group(1)) >= int(found.group(2)):
+                    raise CheckFailed(f"Stop did not end the Run early: {stopped_text!r}")
+                log(f"progress while running: {progress_text!r}; after Stop: {stopped_text!r}", start)
+                page.screenshot(path=str(shots / "4_explorer_stopped.png"), full_page=False)
                 run_cell(page, browser_cell)
                 results = page.locator(BROWSER)
                 results.locator("img").nth(2).wait_for(timeout=60_000)
+                check_layout(page, results, "results browser", start)
                 first_status = results.locator(".drive-lab-done").inner_text()
-                select = results.locator("select").first  # the method filter
-                select.select_option(value=None, label="DRIVE")
+                results.get_by_role("checkbox", name="SNIP", exact=True).uncheck()
                 page.wait_for_function(  # the status span is replaced when it changes: look it up each time
                     "old => { const e = document.querySelector('" + BROWSER + " .drive-lab-done');"
                     " return e !== null && e.innerText !== old; }", arg=first_status, timeout=30_000)
                 second_status = results.locator(".drive-lab-done").inner_text()
-                log(f"browser: {first_status!r} -> {second_status!r} after choosing DRIVE only", start)
+                log(f"browser: {first_status!r} -> {second_status!r} after unticking SNIP", start)
                 results.evaluate("el => el.scrollIntoView({block: 'start'})")
-                page.screenshot(path=str(shots / "3_results_browser.png"), full_page=False)
+                page.screenshot(path=str(shots / "5_results_browser.png"), full_page=False)
                 errors = explorer.locator(".drive-lab-error").count() + results.locator(".drive-lab-error").count()
                 if errors:
                     raise CheckFailed("a widget shows an error message")

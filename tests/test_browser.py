@@ -2,10 +2,13 @@
 
 Skipped unless Playwright (``pip install playwright``) and a Chromium binary (Debian:
 ``apt-get install chromium``) are present; ``DRIVE_LAB_BROWSER_TEST=0`` skips it too. About a
-minute on 2 CPU cores: server start, kernel start, five smoke runs, the browser.
+minute or two on 2 CPU cores: server start, kernel start, a few smoke runs, the browser at 1024×768
+(layout, Run, Stop during a Run, the results browser). Screenshots are also copied to
+``$DRIVE_LAB_SCREENSHOTS`` (default ``/tmp/helpers/screens``) for review.
 """
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +43,14 @@ def test_widgets_render_and_run_in_jupyterlab(tmp_path):
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert "PASS" in completed.stdout
     assert (tmp_path / "2_explorer_after_run.png").stat().st_size > 10_000
+    assert "Stop did not end" not in completed.stdout and "after Stop" in completed.stdout
+    assert "overflows" not in completed.stdout and "layout at 1024x768" in completed.stdout
+    for name in ("1_explorer", "3_explorer_running", "4_explorer_stopped", "5_results_browser"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+    review = Path(os.environ.get("DRIVE_LAB_SCREENSHOTS", "/tmp/helpers/screens"))  # kept for a person to look at
+    try:
+        review.mkdir(parents=True, exist_ok=True)
+        for shot in tmp_path.glob("*.png"):
+            shutil.copy(shot, review / shot.name)
+    except OSError:
+        pass

@@ -32,8 +32,10 @@ def pngs(widget):
 
 
 def press_run(explorer):
-    """Press Run like a user; any error the callback shows makes the test fail with its message."""
+    """Press Run like a user (the run computes in a background thread) and wait for it; any error the
+    callback shows makes the test fail with its message."""
     explorer.run_button.click()
+    explorer.wait(timeout=300)
     assert explorer.error is None, explorer.error
 
 
@@ -141,7 +143,7 @@ def test_ablation_configs_variant_and_references():
     ({"warmup_epochs": -1}, "warm-up epochs"),
     ({"iterations": 0}, "iterations N"),
     ({"baselines": ("snip", "lottery")}, "unknown baseline"),
-    ({"model": "transformer"}, "unknown model"),
+    ({"model": "perceptron-xl"}, "unknown model"),
 ])
 def test_invalid_controls_give_readable_messages(changes, words):
     with pytest.raises(ValueError, match=words):
@@ -206,7 +208,8 @@ def test_explorer_run_holds_the_outcome(explored):
 def test_explorer_runs_are_stored_and_reused(explored):
     explorer, store_dir, first, calls = explored
     assert (first.computed, first.cached) == (4, 0)
-    assert calls[-1] == 4 and explorer.progress.max == 4  # progress counted every computed run
+    # the bar counts training steps in permille of the planned steps: it only grows, and reaches the end
+    assert calls == sorted(calls) and calls[-1] == explorer.progress.max == 1000
     store = ResultStore(store_dir)
     for key in first.frame["key"]:
         assert store.path(key).exists()
@@ -226,14 +229,20 @@ def test_explorer_invalid_settings_show_messages_not_tracebacks(explored):
         for term in ("magnitude", "connection", "convergence"):
             explorer.controls[f"{term}_on"].value = False
         assert explorer.controls["magnitude"].disabled
-        explorer.run_button.click()
+        # live validation: the message shows before Run, which is disabled; the old results are cleared
+        assert "all three DRIVE terms" in explorer.check.value and explorer.run_button.disabled
+        assert explorer.output.outputs == () and "no longer match" in explorer.status.value
+        explorer.run_button.click()  # a click that gets through anyway (e.g. from code) shows the message
+        explorer.wait()
         assert "all three DRIVE terms" in explorer.error
         assert "all three DRIVE terms" in explorer.status.value and "<details>" not in explorer.status.value
         assert "Traceback" not in explorer.status.value
-        assert explorer.outcome is before and not explorer.run_button.disabled
+        assert explorer.outcome is before and explorer.run_button.disabled and not explorer.running
         explorer.controls["magnitude_on"].value = True
         explorer.controls["sparsity"].value = 1.0
+        assert "strictly between 0 and 1" in explorer.check.value
         explorer.run_button.click()
+        explorer.wait()
         assert "strictly between 0 and 1" in explorer.error and "strictly between" in explorer.status.value
         explorer.raise_errors = True
         with pytest.raises(ValueError, match="strictly between 0 and 1"):
@@ -248,9 +257,12 @@ def test_unexpected_errors_are_shown_with_details_and_raised_when_asked(monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("the GPU caught fire")
 
-    monkeypatch.setattr(widgets, "run_ablation", broken)
+    import drive_lab.explorer.widget
+
+    monkeypatch.setattr(drive_lab.explorer.widget, "run_ablation", broken)  # what the explorer's Run calls
     explorer = widgets.ablation_explorer(SMOKE, results_dir=tmp_path)
     explorer.run_button.click()
+    explorer.wait()
     assert explorer.error == "RuntimeError: the GPU caught fire"
     assert "the GPU caught fire" in explorer.status.value and "<details>" in explorer.status.value
     explorer.raise_errors = True
@@ -413,3 +425,157 @@ def test_controls_default_to_the_explorers_and_dicts_change_single_fields():
     assert (full.convergence, full.sparsity, full.seeds) == (1.0, max(SMOKE.sparsities), SMOKE.seeds[:1])
     with pytest.raises(ValueError, match="unknown control"):
         widgets.resolve_controls(SMOKE, {"temperature": 2})
+
+
+# ============================================================================ steps, Stop, checkboxes, static view
+def test_watching_steps_sees_every_training_step_and_can_stop_it():
+    import threading
+
+    from drive_lab.data import load
+    from drive_lab.progress import watching_steps
+    from drive_lab.training import Optimisation, train
+
+    data = load("digits", subset=100, test_subset=50)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    steps = []
+    with watching_steps(steps.append):
+        train(model, data, 2, Optimisation(batch_size=32), desc="warm-up", evaluate_every_epoch=False)
+    assert [s.n for s in steps] == list(range(1, 2 * 4 + 1))  # ceil(100 / 32) = 4 steps per epoch, 2 epochs
+    assert {s.total for s in steps} == {8} and {s.desc for s in steps} == {"warm-up"}
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(step):
+        if step.n == 3:
+            raise Stop
+
+    other_thread = []
+    with watching_steps(stop_at_3), pytest.raises(Stop):
+        worker = threading.Thread(target=lambda: other_thread.append(
+            train(model, data, 1, Optimisation(batch_size=32))))  # another thread: not watched, not stopped
+        worker.start()
+        worker.join()
+        train(model, data, 2, Optimisation(batch_size=32))
+    assert len(other_thread) == 1
+
+
+def test_run_ablation_counts_steps_and_stops_between_them(tmp_path):
+    import threading
+
+    from drive_lab.data import load
+
+    controls = widgets.default_controls(SMOKE).replace(baselines=("random",), seeds=(0,))
+    reports = []
+    outcome = widgets.run_ablation(controls, SMOKE, tmp_path, contributions=False, on_step=reports.append)
+    config = SMOKE.config()
+    steps_per_epoch = math.ceil(len(load(config.dataset, subset=config.subset).x_train) / config.batch_size)
+    # by hand: DRIVE variant and full DRIVE: E + T epochs and N iterations each; Random: T epochs and 1 iteration
+    e, t, n = SMOKE.warmup_epochs, SMOKE.run.epochs, SMOKE.iterations
+    want = 2 * (steps_per_epoch * (e + t) + n) + steps_per_epoch * t + 1
+    assert reports[-1].done_steps == reports[-1].planned_steps == want
+    assert [r.run for r in reports] == sorted(r.run for r in reports) and reports[-1].runs == 3
+    assert all(r.remaining is None or r.remaining >= 0 for r in reports) and reports[-1].remaining == 0
+    assert outcome.computed == 3
+    # stop during the second run: the first stays stored, the second is not stored, the third never starts
+    stop = threading.Event()
+
+    def stop_in_run_2(report):
+        if report.run == 2 and report.phase == "training":
+            stop.set()
+
+    store = ResultStore(tmp_path / "second")
+    variants, references = widgets.ablation_configs(SMOKE, controls.replace(seeds=(1,)))
+    with pytest.raises(widgets.RunStopped, match="stopped after 1 of 3"):
+        widgets.run_ablation(controls.replace(seeds=(1,)), SMOKE, store.root, contributions=False,
+                             on_step=stop_in_run_2, stop=stop)
+    assert [store.get(c) is not None for c in variants + references] == [True, False, False]
+
+
+def test_known_runs_are_read_not_computed(tmp_path, explored):
+    _, _, first, _ = explored
+    again = widgets.run_ablation(first.controls, SMOKE, tmp_path, contributions=False, known=first.frame)
+    assert (again.computed, again.cached, again.known) == (0, 0, 4)
+    assert list(again.frame["final_test_accuracy"]) == list(first.frame["final_test_accuracy"])
+    assert not ResultStore(tmp_path).runs_dir.exists() or not any(ResultStore(tmp_path).runs_dir.glob("*.json"))
+    assert widgets.committed_runs("smoke", tables_dir=tmp_path).empty  # nothing committed there: nothing computed
+
+
+def test_planned_steps_by_hand():
+    from drive_lab.explorer import planned_steps
+
+    drive = SMOKE.config(warmup_epochs=2, iterations=5, epochs=3)
+    assert planned_steps(drive, 10) == 10 * (2 + 3) + 5
+    assert planned_steps(drive, 10, warmup_only=True) == 20
+    imp = SMOKE.config(method="imp", warmup_epochs=1, epochs=3, sparsity=0.9).resolved()
+    assert planned_steps(imp, 10) == 10 * (1 + 3 * imp.iterations)  # T epochs per round, no scoring iterations
+
+
+def test_stop_button_ends_a_background_run_early(tmp_path):
+    import time
+
+    explorer = widgets.ablation_explorer(SMOKE, results_dir=tmp_path, seeds=(0, 1), baselines=("snip", "random"))
+    explorer.run_button.click()
+    deadline = time.monotonic() + 120
+    while "step" not in explorer.progress_text.value and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert explorer.running and not explorer.stop_button.disabled and explorer.controls["sparsity"].disabled
+    explorer.stop_button.click()
+    assert explorer.wait(timeout=120) is None
+    assert explorer.stopped is not None and explorer.stopped.finished < explorer.stopped.total == 8
+    assert "Stopped" in explorer.status.value and explorer.output.outputs == () and explorer.error is None
+    stored = list(ResultStore(tmp_path).runs_dir.glob("*.json")) if ResultStore(tmp_path).runs_dir.exists() else []
+    assert len(stored) == explorer.stopped.finished  # the interrupted run is not stored
+    assert not explorer.running and not explorer.run_button.disabled and explorer.stop_button.disabled
+    assert not explorer.controls["sparsity"].disabled
+
+
+def test_checkbox_list_and_switched_off_terms():
+    boxes = widgets.CheckboxList([("seed 0", 0), ("seed 1", 1), ("seed 2", 2)], (2, 0))
+    assert boxes.value == (0, 2) and [b.value for b in boxes.boxes] == [True, False, True]  # option order
+    boxes.boxes[1].value = True
+    assert boxes.value == (0, 1, 2)
+    boxes.value = (1,)
+    assert [b.value for b in boxes.boxes] == [False, True, False]
+    boxes.options = [("seed 1", 1), ("seed 3", 3)]
+    assert boxes.value == (1,) and len(boxes.boxes) == 2
+    import traitlets
+
+    with pytest.raises(traitlets.TraitError):
+        boxes.value = (7,)
+    explorer = widgets.ablation_explorer(SMOKE)
+    assert isinstance(explorer.controls["seeds"], widgets.CheckboxList)
+    assert explorer.controls["convergence"].disabled and "OFF" in explorer.term_states["convergence"].value
+    explorer.controls["convergence_on"].value = True
+    assert not explorer.controls["convergence"].disabled and "on" in explorer.term_states["convergence"].value
+
+
+def test_static_view_without_a_kernel(explored):
+    _, store_dir, first, _ = explored
+    explorer = widgets.ablation_explorer(SMOKE, results_dir=store_dir, raise_errors=True, background=False,
+                                         **first.controls.to_dict())
+    press_run(explorer)  # every run from the store
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # a live kernel still gets the widget
+    assert "children=" not in bundle["text/plain"] and "warm-up E = 0" in bundle["text/plain"]
+    assert bundle["text/html"].count("<img") == 3 and "DRIVE ablation explorer" in bundle["text/html"]
+    fresh = widgets.ablation_explorer(SMOKE)._repr_mimebundle_()
+    assert "press Run" in fresh["text/plain"] and "<img" not in fresh["text/html"]
+
+
+def test_one_colour_per_name_in_every_figure(explored):
+    from drive_lab.plots.explorer import name_colors
+    from drive_lab.plots.style import TERM_COLORS, color
+
+    colors = name_colors(["DRIVE with E=0", "DRIVE (full)", "SNIP", "odd name"])
+    assert colors["SNIP"] == color("SNIP") and colors["DRIVE (full)"] == color("drive")
+    assert len(set(colors.values())) == 4 and not set(colors.values()) & set(TERM_COLORS.values())
+    _, _, outcome, _ = explored
+    names = list(outcome.summary["name"])
+    want = name_colors(names)
+    accuracy = outcome.figures["accuracy"].axes[0]
+    bar_colors = [matplotlib.colors.to_hex(p.get_facecolor()) for p in accuracy.patches]
+    assert bar_colors == [want[name] for name in names]  # one bar per name, top to bottom
+    density = outcome.figures["layer_density"].axes[0]
+    for bars in density.containers:
+        assert {matplotlib.colors.to_hex(p.get_facecolor()) for p in bars} == {want[bars.get_label()]}

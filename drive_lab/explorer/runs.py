@@ -1,13 +1,20 @@
 """One press of the explorer's Run: your setting and its references, through the result store, as tables.
 
 :func:`run_ablation` turns control values into configs (:mod:`drive_lab.explorer.controls`),
-gets every run from :meth:`drive_lab.store.ResultStore.get_or_run` (stored runs come back at
-once, computed ones are stored), and returns an :class:`AblationOutcome`: one row per run,
-a summary per name and a sentence built from the numbers. Figures are drawn above this
-layer (:func:`drive_lab.widgets.run_ablation`).
+gets every run from a table of finished runs (``known``, e.g. :func:`committed_runs`) or
+from :meth:`drive_lab.store.ResultStore.get_or_run` (stored runs come back at once, computed
+ones are stored), and returns an :class:`AblationOutcome`: one row per run, a summary per
+name and a sentence built from the numbers. Figures are drawn above this layer
+(:func:`drive_lab.widgets.run_ablation`).
+
+While runs are computed, ``on_step`` sees every training step and pruning iteration as a
+:class:`RunProgress` (elapsed and estimated remaining seconds), and setting the ``stop``
+event ends the work between two steps with :class:`RunStopped`: the run that was
+interrupted is not stored, the runs finished before it are.
 """
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,12 +25,13 @@ from .. import analysis
 from ..config import RunConfig
 from ..methods import DRIVE_VARIANTS, display_name
 from ..presets import Preset
-from ..progress import progress_disabled
+from ..progress import progress_disabled, watching_steps
 from ..results import RunResult
 from ..store import ResultStore
 from ..sweep import results_frame
 from ..term_contributions import kept_term_contributions
 from .controls import AblationControls, as_preset, resolve
+from .steps import CONTRIBUTIONS_RUN, RunProgress, RunStopped, StepProgressCallback, StepTracker  # noqa: F401
 
 FULL_DRIVE = next(label for label, changes in DRIVE_VARIANTS.items() if not changes)  # "DRIVE (full)"
 ROLE_VARIANT, ROLE_BOTH, ROLE_FULL, ROLE_BASELINE = ("your setting", "your setting = full DRIVE",
@@ -84,7 +92,8 @@ class AblationOutcome:
     ``message``: :func:`ablation_message`; ``results_dir``: the store's folder; ``notes``:
     warnings raised while running (e.g. layer collapse); ``figures``: ``{name: Figure}``,
     empty here, drawn by :func:`drive_lab.widgets.run_ablation` (``accuracy``,
-    ``layer_density`` and, with contributions, ``contributions``).
+    ``layer_density`` and, with contributions, ``contributions``); ``known``: runs read from
+    the ``known`` table given to :func:`run_ablation` (``cached`` counts the store's only).
     """
 
     controls: AblationControls
@@ -98,6 +107,7 @@ class AblationOutcome:
     results_dir: str
     notes: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
+    known: int = 0  # runs read from the ``known`` table (e.g. the committed tables), not from the store
 
     def close_figures(self) -> None:
         """Release the figures from pyplot (they can still be drawn and saved)."""
@@ -122,53 +132,105 @@ def _roles(variants: list[RunConfig], references: list[RunConfig]) -> dict[str, 
     return roles
 
 
+def committed_runs(preset: Preset | str | None = None, tables_dir=None, names=None) -> pd.DataFrame:
+    """Every run of the preset's committed experiment tables (``results/<preset>/*.csv``), one row
+    per key (the :func:`drive_lab.load_results` columns); an empty frame when none is committed
+    (e.g. the smoke preset). Only tables that exist are read: nothing is computed.
+
+    Give it to :func:`run_ablation` (``known``) so that a setting the course already ran comes
+    back at once, on any machine, without the local store. ``names``: only these experiments'
+    tables (default: every experiment's).
+    """
+    from .. import experiments
+
+    preset = as_preset(preset)
+    tables = tables_dir if tables_dir is not None else experiments.default_tables_dir()
+    frames = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a table behind its plan: its finished runs are still valid runs
+        for name in (names or experiments.EXPERIMENTS):
+            if experiments.table_path(name, preset, tables).exists():
+                frames.append(experiments.results(name, preset, tables_dir=tables))
+    if not frames:
+        return results_frame([])
+    return pd.concat(frames, ignore_index=True).drop_duplicates("key").reset_index(drop=True)
+
+
 def run_ablation(controls: AblationControls | Mapping | None = None, preset: Preset | str | None = None,
                  results_dir=None, on_progress: ProgressCallback | None = None, contributions: bool = True,
-                 **values) -> AblationOutcome:
-    """Run (or read from the store) your setting and its references; return the tables (no figures).
+                 on_step: StepProgressCallback | None = None, stop: threading.Event | None = None,
+                 known: pd.DataFrame | None = None, **values) -> AblationOutcome:
+    """Run (or read) your setting and its references; return the tables (no figures).
 
     Args:
         controls: control values (:class:`AblationControls` or a dict); ``values`` override
             single fields. Default: :func:`default_controls` of the preset.
         preset: the preset that sizes the runs (default: ``get_preset()``).
         results_dir: the result store (default ``$DRIVE_LAB_RESULTS``, else ``results/``);
-            every run goes through :meth:`drive_lab.store.ResultStore.get_or_run`, so a run
-            already stored comes back at once and a computed one is stored.
+            every run not in ``known`` goes through :meth:`drive_lab.store.ResultStore.get_or_run`,
+            so a run already stored comes back at once and a computed one is stored.
         on_progress: called as ``on_progress(done, total, config)`` before the first run
-            (``done = 0``, ``config = None``) and after each run that was not in the store;
+            (``done = 0``, ``config = None``) and after each run that was not stored yet;
             ``total`` counts those runs.
         contributions: also compute :func:`~drive_lab.term_contributions.kept_term_contributions`
             of your setting (one warm-up of the first seed; no training after pruning).
+        on_step: called with a :class:`RunProgress` after every training step and pruning
+            iteration of the runs being computed (and of the contribution warm-up).
+        stop: a ``threading.Event``; once set (e.g. from another thread), the work ends
+            before the next run or at the next step with :class:`RunStopped`. The
+            interrupted run is not stored; runs finished before it are.
+        known: finished runs to read instead of the store, one row per run with its
+            ``key`` (e.g. :func:`committed_runs`).
 
     Returns:
         An :class:`AblationOutcome` (``figures`` empty). Raises ``ValueError`` for invalid
-        control values.
+        control values and :class:`RunStopped` when stopped.
     """
     preset = as_preset(preset)
     resolved, variants, references = resolve(preset, controls, values)
     roles = _roles(variants, references)
+    known_rows = (known.drop_duplicates("key").set_index("key", drop=False)
+                  if known is not None and len(known) else None)
+    from_table = [key for key in roles if known_rows is not None and key in known_rows.index]
     store = ResultStore(results_dir)
-    missing = [key for key, (config, _) in roles.items() if config not in store]  # what the progress bar counts
+    missing = [key for key, (config, _) in roles.items() if key not in from_table and config not in store]
+    todo = [(roles[key][0], describe_run(roles[key][0]), False) for key in missing]
+    if contributions:
+        todo.append((variants[0], CONTRIBUTIONS_RUN, True))
+    tracker = StepTracker(todo, on_step, stop)
     if on_progress is not None:
         on_progress(0, len(missing), None)
     results: dict[str, RunResult] = {}
     computed = 0
-    with warnings.catch_warnings(record=True) as caught, progress_disabled():
+    with warnings.catch_warnings(record=True) as caught, progress_disabled(), watching_steps(tracker):
         warnings.simplefilter("always")
         for key, (config, _) in roles.items():
+            if key in from_table:
+                continue
+            if key in missing:
+                tracker.begin(missing.index(key))
             results[key], was_computed = store.get_or_run(config)
             computed += was_computed
-            if key in missing and on_progress is not None:
-                on_progress(missing.index(key) + 1, len(missing), config)
-        table = kept_term_contributions(variants[0]) if contributions else None
+            if key in missing:
+                tracker.end()
+                if on_progress is not None:
+                    on_progress(missing.index(key) + 1, len(missing), config)
+        if contributions:
+            tracker.begin(len(todo) - 1)
+            table = kept_term_contributions(variants[0])
+            tracker.end(counts=False)
+        else:
+            table = None
     notes = list(dict.fromkeys(str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)))
-    frame = results_frame(results[key] for key in roles)
+    parts = [known_rows.loc[[key]] if key in from_table else results_frame([results[key]]) for key in roles]
+    frame = pd.concat(parts, ignore_index=True)
     frame["role"] = [roles[key][1] for key in frame["key"]]
     frame["name"] = [_row_name(roles[key][0], roles[key][1], preset) for key in frame["key"]]
     summary = ablation_summary(frame)
     return AblationOutcome(controls=resolved, preset=preset.name, frame=frame, summary=summary, contributions=table,
-                           computed=computed, cached=len(roles) - computed, message=ablation_message(summary, resolved),
-                           results_dir=str(store.root), notes=notes)
+                           computed=computed, cached=len(roles) - computed - len(from_table),
+                           message=ablation_message(summary, resolved), results_dir=str(store.root), notes=notes,
+                           known=len(from_table))
 
 
 # ============================================================================ summary and message

@@ -7,6 +7,11 @@ shares of the kept score in %, sparsity in %, time in s.
   :func:`layer_density_figure`, :func:`contribution_figure`, all three: :func:`ablation_figures`;
 - browser (a selection of runs): :func:`browser_figures`;
 - :func:`message_figure`: a figure that says why there is nothing to draw.
+
+Colours mean one thing in all figures of one output: every run name has the colour
+:func:`name_colors` gives it (the method's or DRIVE variant's colour from
+:mod:`drive_lab.plots.style`; a name without one gets a colour no other name of the output
+and no DRIVE term uses), and the three term colours appear only in the contribution chart.
 """
 from __future__ import annotations
 
@@ -23,9 +28,9 @@ from ..scores.drive import TERMS
 from ..term_contributions import ALL_KEPT
 from .density import layer_density
 from .results import accuracy_vs_sparsity, speedup_vs_imp, time_bars
-from .style import FONT_SIZES, TERM_COLORS, TERM_SYMBOLS, color, new_axes, percent, styled
+from .style import FALLBACK_COLORS, FONT_SIZES, TERM_COLORS, TERM_SYMBOLS, canonical, color, new_axes, percent, styled
 
-__all__ = ["TERM_LABELS", "accuracy_figure", "layer_density_figure", "contribution_figure", "contribution_title",
+__all__ = ["TERM_LABELS", "name_colors", "accuracy_figure", "layer_density_figure", "contribution_figure", "contribution_title",
            "ablation_figures", "message_figure", "browser_figures"]
 
 TERM_LABELS = {term: f"{term} {TERM_SYMBOLS[term]}" for term in TERMS}  # "magnitude |θ|"
@@ -36,6 +41,24 @@ NO_IMP = ("No IMP run in the selection. The speed-up is IMP's pruning time / a m
 
 
 # ============================================================================ explorer
+def name_colors(names) -> dict[str, str]:
+    """``{name: hex colour}`` for the run names of one output, the same in all of its figures.
+
+    A known method or DRIVE variant (``"SNIP"``, ``"without convergence (E=0)"``) keeps its
+    style colour (:func:`drive_lab.plots.style.color`); any other name (``"DRIVE with E=0"``)
+    gets the first of :data:`~drive_lab.plots.style.FALLBACK_COLORS` that no other name of
+    the output and no DRIVE term (:data:`~drive_lab.plots.style.TERM_COLORS`) uses.
+    """
+    names = list(dict.fromkeys(str(name) for name in names))
+    colors = {name: color(name) for name in names if canonical(name) is not None}
+    taken = {value.lower() for value in (*colors.values(), *TERM_COLORS.values())}
+    spare = [value for value in FALLBACK_COLORS if value.lower() not in taken]
+    for name in names:
+        if name not in colors:
+            colors[name] = spare.pop(0) if spare else color(name)
+    return colors
+
+
 @styled
 def accuracy_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
     """Final test accuracy of every name in an ablation frame (``name``, ``role`` columns).
@@ -46,6 +69,7 @@ def accuracy_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
         marked; a dotted line at chance accuracy (100 / number of classes).
     """
     names = list(dict.fromkeys(frame["name"]))
+    colors = name_colors(names)
     fig, ax = new_axes(figsize=(6.8, 0.55 * len(names) + 1.6))
     y_positions = np.arange(len(names))[::-1]
     for y, name in zip(y_positions, names):
@@ -54,7 +78,7 @@ def accuracy_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
         mean = float(np.nanmean(values))
         std = float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
         mine = rows["role"].iloc[0] in _MINE
-        ax.barh(y, mean, color=color(name), xerr=std if len(values) > 1 else None, capsize=3,
+        ax.barh(y, mean, color=colors[name], xerr=std if len(values) > 1 else None, capsize=3,
                 edgecolor="black" if mine else "white", linewidth=1.5 if mine else 0.5, height=0.7)
         ax.scatter(values, np.full(len(values), y), color="black", s=12, zorder=3)
         ax.text(max(mean + std, float(np.nanmax(values))) + 1.0, y, f"{mean:.1f}%", va="center", ha="left",
@@ -87,8 +111,20 @@ def layer_density_figure(frame: pd.DataFrame, title: str | None = None) -> Figur
     table = pd.DataFrame({name: pd.DataFrame(list(group["layer_density"])).mean()
                           for name, group in drive_rows.groupby("name", sort=False)}).T
     sparsity = float(frame["sparsity"].max())
-    return layer_density(table, title=title or f"density kept per layer at {percent(sparsity)} sparsity "
-                                               "(after N iterations; mean over seeds)")
+    figure = layer_density(table, title=title or f"density kept per layer at {percent(sparsity)} sparsity "
+                                                 "(after N iterations; mean over seeds)")
+    colors = name_colors(frame["name"])  # the accuracy figure's colours, also for names without a style colour
+    ax = figure.axes[0]
+    for bars in ax.containers:
+        if bars.get_label() in colors:
+            for patch in bars:
+                patch.set_facecolor(colors[bars.get_label()])
+    legend = ax.get_legend()
+    if legend is not None:
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            if text.get_text() in colors and hasattr(handle, "set_facecolor"):
+                handle.set_facecolor(colors[text.get_text()])
+    return figure
 
 
 @styled
