@@ -24,9 +24,10 @@ Modules, one concept each:
 - :mod:`.findings`: the sentences stating what a table shows (who is ahead, by how much, with the interval);
 - :mod:`.claims`: the paper's claims tested on the reproduction study, verdicts and the sentences stating them;
 - :mod:`.warmup`: what the warm-up buys and costs (paired gains, gain per second with its uncertainty, equal budgets);
-- :mod:`.references`: DRIVE against IMP (epochs, speed-up sentences) and the sanity checks in sentences.
+- :mod:`.references`: DRIVE against IMP (epochs, speed-up sentences) and the sanity checks in sentences;
+- :mod:`.taylor`: SNIP's first-order derivation checked: the actual loss change of removing a weight vs −g·θ.
 """
-from . import claims, findings, references, warmup
+from . import claims, findings, references, taylor, warmup
 from .costs import first_collapse, layer_costs, layer_density_table, pruning_savings
 from .labels import ABLATION_LABELS, DISPLAY_NAMES, MethodAttribute, ablation_label, add_labels, display_name
 from .stored import stored_results
