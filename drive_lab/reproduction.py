@@ -129,9 +129,9 @@ def fidelity_markdown(root: str | os.PathLike = ".") -> str:
             "its default is in docs/method.md.\n\n" + _markdown(pd.DataFrame(rows)))
 
 
-def study_time_line(preset: Preset, tables_dir: Path, names) -> str:
-    """The study's cost: the runs' own seconds over 2 workers, and the invocations' wall time as recorded."""
-    metas = [provenance(name, preset, tables_dir) for name in names]
+def study_time_line(preset: Preset, metas: list[dict]) -> str:
+    """The study's cost from the tables' sidecars (:func:`provenance`): the runs' own seconds over 2 workers,
+    and the invocations' wall time as recorded."""
     run_seconds = sum(m.get("run_seconds") or 0 for m in metas)
     wall = sum(m.get("wall_seconds") or 0 for m in metas)
     return (f"The whole study is `python -m drive_lab experiment study --preset {preset.name} --jobs 2`. Its runs took "
@@ -294,9 +294,9 @@ def report_markdown(preset: str | Preset | None = "cpu", tables_dir: str | os.Pa
         out += ["## Pending", "", "Not committed yet (their claims are missing from the table above):", ""]
         out += [f"- `{name}`: {study.QUESTIONS[name][0]}; `{command(name, preset)}`" for name in pending]
         out.append("")
-    out += ["## Provenance", "", study_time_line(preset, tables_path, list(frames)), ""]
-    for name in frames:
-        meta = provenance(name, preset, tables_path)
+    metas = {name: provenance(name, preset, tables_path) for name in frames}
+    out += ["## Provenance", "", study_time_line(preset, list(metas.values())), ""]
+    for name, meta in metas.items():
         wall = meta.get("wall_seconds")
         cost = meta.get("run_seconds")
         out.append(f"- `{name}`: {meta.get('runs', len(frames[name]))} runs, `{meta.get('command', command(name, preset))}`"

@@ -64,9 +64,10 @@ def first_order_loss_change(model: nn.Module, batches: Iterable, weights: int = 
         nonzero = torch.nonzero(flat_all).flatten()
         generator = torch.Generator().manual_seed(seed)
         sample = nonzero[torch.randperm(len(nonzero), generator=generator)[:weights]]
-        ends = torch.tensor([params[n].numel() for n in names]).cumsum(0)
+        sizes = torch.tensor([params[n].numel() for n in names])
+        ends = sizes.cumsum(0)
         layers = torch.searchsorted(ends, sample, right=True)
-        starts = ends - torch.tensor([params[n].numel() for n in names])
+        starts = ends - sizes
         rows = []
         with torch.no_grad():
             for layer, position in zip(layers.tolist(), sample.tolist()):

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..analysis import require_columns, summarise
+from .results import finish_speedup_axes
 from .style import FIGSIZE, color, marker, new_axes, order, seeds_text, shown_name, sparsity_axis, sparsity_x, styled
 
 __all__ = ["TIME_PARTS", "pruning_time", "speedup_intervals"]
@@ -116,12 +117,6 @@ def speedup_intervals(table: pd.DataFrame, claim: tuple[float, float] | None = N
                     linestyle=":", label=f"extrapolated to the paper's T ({model}; not measured)")
     if claim is not None:
         ax.axhspan(*claim, color="#999999", alpha=0.15, linewidth=0, label=f"paper's claim {claim[0]:g}×–{claim[1]:g}×")
-    ax.axhline(1.0, color=color("imp"), linestyle="--", linewidth=1.0, label="IMP (1×)")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}×"))
-    sparsity_axis(ax, table["sparsity"], True)
-    ax.set_ylabel("IMP pruning time ÷ DRIVE's (×, log scale)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    finish_speedup_axes(ax, table["sparsity"], True, True, "IMP pruning time ÷ DRIVE's (×, log scale)")
     ax.set_title(title or "DRIVE's pruning speed-up over IMP")
     return fig

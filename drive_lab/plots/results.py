@@ -287,16 +287,21 @@ def speedup_vs_imp(speedup_frame: pd.DataFrame, ax: Axes | None = None, hue: str
                     ax.annotate(f"{yi:,.0f}×" if yi >= 10 else f"{yi:.2g}×", (xi, yi), textcoords="offset points",
                                 xytext=(4, 4), fontsize=FONT_SIZES["note"],
                                 color=color(shown))
+    finish_speedup_axes(ax, table["sparsity"], log_density, log, "speed-up vs IMP (×, IMP pruning s ÷ method's)")
+    ax.set_title(title or "pruning speed-up over IMP (same model, data and sparsity)")
+    return fig
+
+
+def finish_speedup_axes(ax: Axes, sparsities, log_density: bool, log: bool, ylabel: str) -> None:
+    """The frame of every speed-up-over-IMP chart: IMP's 1× line, ×-labelled (log) y axis, sparsity x axis, legend outside."""
     ax.axhline(1.0, color=color("imp"), linestyle="--", linewidth=1.2, label="IMP (1×)")
     if log:
         ax.set_yscale("log")
     ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}×"))
-    sparsity_axis(ax, table["sparsity"], log_density)
-    ax.set_ylabel("speed-up vs IMP (×, IMP pruning s ÷ method's)")
+    sparsity_axis(ax, sparsities, log_density)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    ax.set_title(title or "pruning speed-up over IMP (same model, data and sparsity)")
-    return fig
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
 
 @styled
