@@ -5,9 +5,10 @@ the survivors by global magnitude. After L rounds the density is 0.8^L, except t
 round, which prunes exactly to the target. The rewind point is the initialisation, or
 the weights after E warm-up epochs ("rewind to epoch k" with k = E).
 
-One trajectory passes through every intermediate density, so :func:`run_imp_grid`
-serves a whole sparsity grid with the rounds of the sparsest target alone; each target's
-pruning time is still the time of its own L rounds (what a separate run would cost).
+One trajectory passes through every intermediate density, so :func:`run_imp_targets`
+serves a whole sparsity grid with the rounds of the sparsest target alone, and the
+after-pruning sanity checks (shuffle, reinit) of those targets too; each target's pruning
+time is still the time of its own L rounds (what a separate run would cost).
 """
 from __future__ import annotations
 
@@ -25,13 +26,13 @@ from .phases import final_training_generator, finish, prepare, warm_up
 from .pruning import IMP_PRUNE_FRACTION, PruningStep, imp_densities, imp_rounds
 from .results import RunResult
 from .runtime import synchronize
-from .sanity import score_for
+from .sanity import AFTER_PRUNING_CHECKS, pruning_identity, score_for
 from .training import train
 
 
 def run_imp(config: RunConfig) -> RunResult:
     """One IMP run (``config.method == "imp"``)."""
-    return run_imp_grid(config, [config.sparsity])[0]
+    return run_imp_targets([config])[0]
 
 
 def run_imp_grid(config: RunConfig, sparsities: Sequence[float]) -> list[RunResult]:
@@ -41,11 +42,31 @@ def run_imp_grid(config: RunConfig, sparsities: Sequence[float]) -> list[RunResu
     ``run_imp(config.replace(sparsity=s))`` returns (the final training has its own
     random stream, so sharing the trajectory changes nothing but the cost).
     """
-    if get_method(config.method).procedure != "imp":
-        raise ValueError(f"run_imp_grid needs an IMP method such as method='imp', got {config.method!r}")
     if not sparsities:
         raise ValueError("run_imp_grid needs at least one sparsity")
-    targets = [config.replace(sparsity=s).resolved() for s in sparsities]
+    return run_imp_targets([config.replace(sparsity=s) for s in sparsities])
+
+
+def trajectory_identity(config: RunConfig) -> str:
+    """Equal for IMP configs that prune along the same trajectory: they differ at most in
+    sparsity and in a sanity check that acts after pruning (shuffle, reinit)."""
+    return config.replace(sparsity=0.5, sanity=pruning_identity(config.sanity)).key()
+
+
+def run_imp_targets(configs: Sequence[RunConfig]) -> list[RunResult]:
+    """IMP for every config in ``configs`` from one shared trajectory (see
+    :func:`trajectory_identity`): one result per config, in order, each what
+    ``run_imp(config)`` returns. Each target's pruning time is that of its own rounds."""
+    if not configs:
+        raise ValueError("run_imp_targets needs at least one config")
+    config = configs[0]
+    if get_method(config.method).procedure != "imp":
+        raise ValueError(f"IMP runs need an IMP method such as method='imp', got {config.method!r}")
+    identities = {trajectory_identity(c) for c in configs}
+    if len(identities) > 1:
+        raise ValueError("IMP targets of one trajectory may differ only in sparsity and in an after-pruning sanity "
+                         f"check ({', '.join(AFTER_PRUNING_CHECKS)}); got {len(identities)} different trajectories")
+    targets = [c.resolved() for c in configs]
     base, device, model, data = prepare(targets[0])
     generator = torch.Generator().manual_seed(base.seed)
 

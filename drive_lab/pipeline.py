@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import torch
 
 from .config import RunConfig
-from .imp import run_imp, run_imp_grid
+from .imp import run_imp, run_imp_targets, trajectory_identity
 from .masks import Masks
 from .methods import PROCEDURE_NAMES, get_method
 from . import models
@@ -32,22 +32,28 @@ from .sanity import score_for
 class Procedure:
     """How runs of one kind execute.
 
-    run: ``config -> RunResult``; run_grid: ``(config, sparsities) -> [RunResult]``, one
-    trajectory serving a whole sparsity grid (IMP), or ``None`` when every sparsity is its
-    own run.
+    run: ``config -> RunResult``; run_grid: ``[config, ...] -> [RunResult]``, one
+    trajectory serving several configs (IMP: a sparsity grid and its after-pruning sanity
+    checks), or ``None`` when every config is its own run; grid_identity: ``config -> str``,
+    equal for the configs one run_grid call may serve.
     """
 
     run: Callable[[RunConfig], RunResult]
-    run_grid: Callable[[RunConfig, Sequence[float]], list[RunResult]] | None = None
+    run_grid: Callable[[Sequence[RunConfig]], list[RunResult]] | None = None
+    grid_identity: Callable[[RunConfig], str] | None = None
 
 
 PROCEDURES: dict[str, Procedure] = {}
 
 
 def register_procedure(name: str, run: Callable[[RunConfig], RunResult],
-                       run_grid: Callable[[RunConfig, Sequence[float]], list[RunResult]] | None = None) -> None:
-    """Make ``name`` a procedure a method may name in its registry entry."""
-    PROCEDURES[name] = Procedure(run, run_grid)
+                       run_grid: Callable[[Sequence[RunConfig]], list[RunResult]] | None = None,
+                       grid_identity: Callable[[RunConfig], str] | None = None) -> None:
+    """Make ``name`` a procedure a method may name in its registry entry (``run_grid``
+    needs ``grid_identity``)."""
+    if (run_grid is None) != (grid_identity is None):
+        raise ValueError("register_procedure needs both run_grid and grid_identity, or neither")
+    PROCEDURES[name] = Procedure(run, run_grid, grid_identity)
 
 
 def procedure(method: str) -> Procedure:
@@ -119,7 +125,7 @@ def warmed_up(config: RunConfig | None = None, **overrides):
 
 
 register_procedure("score", run_scored)
-register_procedure("imp", run_imp, run_imp_grid)
+register_procedure("imp", run_imp, run_imp_targets, trajectory_identity)
 assert set(PROCEDURES) == set(PROCEDURE_NAMES), "every procedure the registry names is implemented here"
 
 __all__ = ["run", "run_scored", "warmed_up", "check_run", "prepare", "warm_up", "finish", "Procedure", "PROCEDURES",

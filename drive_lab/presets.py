@@ -106,11 +106,14 @@ PRESETS: dict[str, Preset] = {
                                   note="LeNet-300-100 (no BatchNorm), 10,000 training images, T = 8"),
                 StudyArchitecture("conv", changes={"model": "conv", "subset": 4000, "test_subset": 2000, "epochs": 6,
                                                    "batch_size": 64},
-                                  sparsities=(0.98,), seeds=(0, 1, 2, 3, 4), ablation_seeds=(0, 1, 2), warmup_epochs=1,
-                                  iterations=25, questions=("study_scores", "study_decomposition"),
+                                  sparsities=(0.98,), seeds=(0, 1, 2, 3, 4), ablation_seeds=(0, 1, 2),
+                                  imp_seeds=(0, 1, 2), warmup_epochs=1, iterations=25,
+                                  questions=("study_scores", "study_decomposition", "study_terms", "study_imp",
+                                             "study_sanity", "study_sanity_imp"),
                                   note="4-conv BatchNorm CNN, 4,000 training and 2,000 test images, T = 6 (378 "
                                        "optimiser steps of batch 64 after pruning), N = 25 pruning iterations, one "
-                                       "sparsity: sized to a CPU session (about an hour on 2 cores)"),
+                                       "sparsity; IMP (18 rounds of T epochs at 98%) on 3 seeds; no E x lambda map "
+                                       "or budget question: sized to CPU sessions"),
             ),
             iterations=100, warmup_grid=(0, 1, 2, 4), convergence_grid=(0.0, 0.25, 0.5, 1.0, 2.0, 4.0),
             map_sparsity=0.98, budget_warmups=(0, 1, 2, 4), budget_sparsity=0.98,

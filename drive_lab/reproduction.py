@@ -207,7 +207,8 @@ def _setting_lines(preset: Preset) -> list[str]:
         asked = ", ".join(arch.questions) if arch.questions else "every question"
         lines.append(f"- `{arch.model}`: {arch.note or 'the preset run'}; sparsities "
                      f"{', '.join(map(_pct, arch.sparsities))}; {len(arch.seeds)} seeds for the headline comparisons, "
-                     f"{len(arch.ablation_seeds)} for the rest; E = {arch.warmup_epochs}, N = {preset.study.iterations_for(arch)}; "
+                     f"{len(arch.ablation_seeds)} for the rest"
+                     f"{f' ({len(arch.question5_seeds)} for IMP)' if arch.imp_seeds is not None else ''}; E = {arch.warmup_epochs}, N = {preset.study.iterations_for(arch)}; "
                      f"{asked}.")
     lines.append(f"- Every data-using score sees {preset.study.score_per_class} examples of each class per "
                  "iteration; each keeps its reference BatchNorm mode (SNIP eval, GraSP and DRIVE train).")

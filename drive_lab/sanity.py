@@ -27,6 +27,9 @@ from .masks import Masks
 from .models import reinitialise
 
 SANITY_CHECKS = ("none", "shuffle", "reinit", "invert")
+# The checks that act only after pruning: a run with one of them prunes exactly as the
+# unmodified run does, so one pruning trajectory can serve both.
+AFTER_PRUNING_CHECKS = ("none", "shuffle", "reinit")
 # Random stream of the shuffle and of the re-drawn weights (independent of all others).
 SANITY_STREAM = 3_000_017
 
@@ -82,6 +85,12 @@ def before_training(check: str, model: nn.Module, masks: Masks, *, init: str, se
     if check == "reinit":
         reinitialise(model, init, seed + SANITY_STREAM)
     return masks
+
+
+def pruning_identity(check: str) -> str:
+    """The sanity check that prunes like ``check``: ``"none"`` for the after-pruning checks."""
+    _check_name(check)
+    return "none" if check in AFTER_PRUNING_CHECKS else check
 
 
 def _check_name(check: str) -> None:

@@ -19,6 +19,10 @@ whole study regenerates, resumably, with one command. The questions (docs/reprod
    trajectory): every method's final mask shuffled within layers, re-initialised, and its
    ranking inverted (:mod:`drive_lab.sanity`).
 
+IMP's sanity checks share the unmodified run's trajectory (shuffle and reinit act after
+pruning), so ``study_sanity_imp`` computed before ``study_imp`` costs one trajectory per
+seed for both.
+
 Scoring set: every data-using method scores on :attr:`StudyPlan.score_per_class` examples of
 each class per iteration (the SNIP/GraSP reference codes' 10 per class), so the scores see the
 same data; each keeps its reference BatchNorm mode (method.md).
@@ -43,7 +47,8 @@ class StudyArchitecture:
 
     changes: applied to the preset's base run (model, subset, epochs ...). sparsities:
     the study's grid for this architecture. seeds / ablation_seeds: headline comparisons
-    (questions 1, 2, 5) / the rest. warmup_epochs: E of the fair setting. questions: the
+    (questions 1, 2, 5) / the rest; imp_seeds: question 5's seeds where IMP's cost asks for
+    fewer (default: seeds). warmup_epochs: E of the fair setting. questions: the
     experiments that include this architecture (all by default).
     """
 
@@ -52,10 +57,15 @@ class StudyArchitecture:
     sparsities: tuple[float, ...] = (0.9, 0.98, 0.99)
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     ablation_seeds: tuple[int, ...] = (0, 1, 2)
+    imp_seeds: tuple[int, ...] | None = None
     warmup_epochs: int = 2
     questions: tuple[str, ...] | None = None
     iterations: int | None = None
     note: str = ""
+
+    @property
+    def question5_seeds(self) -> tuple[int, ...]:
+        return self.seeds if self.imp_seeds is None else self.imp_seeds
 
     def takes(self, question: str) -> bool:
         return self.questions is None or question in self.questions
@@ -172,8 +182,8 @@ def imp_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     """Question 5: IMP (rewinding to initialisation) and DRIVE at (E, N)."""
     out = []
     for arch in _taking(plan, "study_imp"):
-        out += _grid(base, arch, plan, "imp", arch.sparsities, arch.seeds)
-        out += _grid(base, arch, plan, "drive", arch.sparsities, arch.seeds, warmup_epochs=arch.warmup_epochs,
+        out += _grid(base, arch, plan, "imp", arch.sparsities, arch.question5_seeds)
+        out += _grid(base, arch, plan, "drive", arch.sparsities, arch.question5_seeds, warmup_epochs=arch.warmup_epochs,
                      iterations=plan.iterations_for(arch))
     return out
 

@@ -172,24 +172,26 @@ def run_configs(configs: Iterable[RunConfig], results_dir: str | os.PathLike | N
 
 
 def work_units(todo: list[RunConfig], shared_trajectories: bool = True) -> list[list[RunConfig]]:
-    """``todo`` split into the groups computed together: the sparsities of one IMP
-    trajectory (when the method's procedure has a grid runner), else one run each."""
+    """``todo`` split into the groups computed together: the configs one trajectory serves
+    (IMP: its sparsities and after-pruning sanity checks) when the method's procedure has a
+    grid runner, else one run each."""
     units, placed = [], set()
     for config in todo:
         if config.key() in placed:
             continue
         unit = [config]
         if shared_trajectories and procedure(config.method).run_grid is not None:
-            unit = _sparsity_siblings(config, todo, placed)
+            unit = _trajectory_siblings(config, todo, placed)
         placed.update(c.key() for c in unit)
         units.append(unit)
     return units
 
 
-def _sparsity_siblings(config: RunConfig, todo: list[RunConfig], placed: set) -> list[RunConfig]:
-    """The configs still to run that differ from ``config`` only in sparsity (``config`` first)."""
-    identity = config.replace(sparsity=0.5).key()
-    return [c for c in todo if c.key() not in placed and c.replace(sparsity=0.5).key() == identity]
+def _trajectory_siblings(config: RunConfig, todo: list[RunConfig], placed: set) -> list[RunConfig]:
+    """The configs still to run on ``config``'s trajectory (``config`` first)."""
+    identity_of = procedure(config.method).grid_identity
+    identity = identity_of(config)
+    return [c for c in todo if c.key() not in placed and c.method == config.method and identity_of(c) == identity]
 
 
 def compute_unit(unit: list[RunConfig], results_dir: str, runner: Runner | None = None) -> tuple[list[RunResult], int]:
@@ -198,7 +200,7 @@ def compute_unit(unit: list[RunConfig], results_dir: str, runner: Runner | None 
     store = ResultStore(results_dir)
     if len(unit) > 1:
         run_grid = procedure(unit[0].method).run_grid
-        return store.get_or_run_many(unit, lambda missing: run_grid(missing[0], [c.sparsity for c in missing]))
+        return store.get_or_run_many(unit, run_grid)
     return store.get_or_run_many(unit, lambda missing: [(runner or pipeline.run)(missing[0])])
 
 

@@ -91,6 +91,27 @@ def test_grid_reuses_one_trajectory_and_matches_single_runs(monkeypatch):
     assert grid[1].config["iterations"] == 4 and grid[0].config["iterations"] == 2
 
 
+def test_one_trajectory_serves_the_after_pruning_checks_as_single_runs_would(monkeypatch):
+    drive_lab.set_progress(False)
+    base = RunConfig(sparsity=0.36, **FAST)
+    calls = []
+    real_train = imp.train
+    monkeypatch.setattr(imp, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    targets = [base.replace(sanity=c) for c in ("reinit", "none", "shuffle")]
+    shared = imp.run_imp_targets(targets)
+    assert len(calls) == 2  # the two rounds of 0.36 once, not once per check
+    for target, result in zip(targets, shared):
+        single = drive_lab.run(target)
+        assert result.key == single.key
+        assert result.layer_density == single.layer_density
+        assert result.final_test_accuracy == single.final_test_accuracy
+    assert shared[0].final_test_accuracy != shared[1].final_test_accuracy  # the checks did act
+    with pytest.raises(ValueError, match="differ only in sparsity"):
+        imp.run_imp_targets([base, base.replace(sanity="invert")])
+    with pytest.raises(ValueError, match="differ only in sparsity"):
+        imp.run_imp_targets([base, base.replace(seed=1)])
+
+
 def test_imp_rounds_follow_from_sparsity_whatever_iterations_says():
     config = RunConfig(method="imp", sparsity=0.9, iterations=5)
     assert config.resolved().iterations == 11

@@ -252,17 +252,32 @@ def test_real_tiny_sweep(tmp_path):
 
 
 def test_imp_sparsity_grid_runs_one_trajectory(tmp_path, monkeypatch):
-    """A sweep over IMP sparsities goes through run_imp_grid once, and stores every target."""
+    """A sweep over IMP sparsities goes through one trajectory, and stores every target."""
     import drive_lab.imp as imp_module
 
     drive_lab.set_progress(False)
     calls = []
-    real = imp_module.run_imp_grid
+    real = imp_module.run_imp_targets
     monkeypatch.setitem(pipeline.PROCEDURES, "imp", pipeline.Procedure(
-        imp_module.run_imp, lambda config, s: calls.append(list(s)) or real(config, s)))
+        imp_module.run_imp, lambda configs: calls.append([c.sparsity for c in configs]) or real(configs),
+        imp_module.trajectory_identity))
     base = RunConfig(method="imp", epochs=1, subset=200, test_subset=100, device="cpu", batch_size=100)
     frame = drive_lab.sweep(base, {"sparsity": [0.2, 0.36]}, results_dir=tmp_path)
     assert calls == [[0.2, 0.36]]
     assert list(frame["iterations"]) == [1, 2] and frame.attrs["computed"] == 2
     again = drive_lab.sweep(base, {"sparsity": [0.2, 0.36]}, results_dir=tmp_path)
     assert again.attrs["computed"] == 0 and calls == [[0.2, 0.36]]
+
+
+def test_imp_after_pruning_checks_share_the_trajectory_but_invert_does_not():
+    """shuffle and reinit prune like the unmodified run (one unit); invert prunes otherwise."""
+    from drive_lab.sweep import work_units
+
+    base = RunConfig(method="imp", epochs=1, subset=200, test_subset=100, device="cpu")
+    todo = [base.replace(sparsity=s, sanity=c) for s in (0.2, 0.36) for c in ("none", "shuffle", "reinit", "invert")]
+    todo += [base.replace(seed=1), RunConfig(method="drive", sparsity=0.2), RunConfig(method="drive", sparsity=0.36)]
+    units = work_units(todo)
+    shapes = sorted((u[0].method, u[0].seed, sorted({c.sanity for c in u}), len(u)) for u in units)
+    assert shapes == [("drive", 0, ["none"], 1), ("drive", 0, ["none"], 1),
+                      ("imp", 0, ["invert"], 2), ("imp", 0, ["none", "reinit", "shuffle"], 6),
+                      ("imp", 1, ["none"], 1)]
