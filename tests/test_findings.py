@@ -75,3 +75,82 @@ def test_leader_sentences_compare_the_top_two_paired():
     (sentence,) = findings.leader_sentences(summary, frame=frame)
     assert sentence.startswith("At 99% sparsity, DRIVE leads with 86.00% (mean of 3), then SNIP with 81.00%")
     assert "DRIVE is ahead of SNIP by 5.00 points" in sentence
+
+
+def test_dense_change_sentences_give_the_direction_and_refuse_an_interval_for_one_run():
+    table = pd.DataFrame([dict(method="drive", sparsity=0.98, mean=0.81, std=float("nan"), n=1, change=-0.005,
+                               dense_mean=0.815, dense_n=1),
+                          dict(method="drive", sparsity=0.9, mean=0.84, std=0.004, n=3, change=0.02,
+                               dense_mean=0.82, dense_n=3)])
+    one, three = findings.dense_change_sentences(table)
+    assert "At 98% sparsity, DRIVE reaches 81.00%" in one and "0.50 points below the dense network (81.50%" in one
+    assert "one run each, so no interval: a difference this small can be the seed's noise" in one
+    assert "2.00 points above" in three and "std 0.40 points" in three
+
+
+def test_layer_density_sentences_name_the_extremes_and_a_collapse_and_skip_the_dense_run():
+    index = pd.MultiIndex.from_tuples([("dense", 0.0), ("DRIVE", 0.99)], names=["label", "sparsity"])
+    densities = pd.DataFrame({"fc1.weight": [1.0, 0.004], "fc2.weight": [1.0, 0.05], "fc3.weight": [1.0, 0.0]},
+                             index=index)
+    (sentence,) = findings.layer_density_sentences(densities)
+    assert sentence.startswith("DRIVE at 99% sparsity keeps most of fc2.weight (5% of its weights) and least of "
+                               "fc3.weight (0%)")
+    assert sentence.endswith("collapsed (no weight left, the network is disconnected): fc3.weight.")
+
+
+def test_savings_sentences_tell_equal_and_unequal_fractions_apart():
+    equal = pd.DataFrame(dict(label=["dense", "DRIVE"], sparsity=[0.0, 0.9], weight_fraction=[1.0, 0.1],
+                              mac_fraction=[1.0, 0.1]))
+    assert findings.savings_sentences(equal) == [
+        "Every pruned run keeps the same fraction of the multiply-adds as of the weights (10% at 90% sparsity): each "
+        "weight is used once per image, so the compute saved equals the weights saved."]
+    unequal = equal.assign(mac_fraction=[1.0, 0.25])
+    (sentence,) = findings.savings_sentences(unequal)
+    assert "keeps 10% of the weights but 25% of the multiply-adds" in sentence and "kept more" in sentence
+
+
+def test_phase_time_sentences_add_warmup_and_scoring():
+    frame = pd.DataFrame(dict(method=["dense", "drive"], sparsity=[0.0, 0.9], seconds_warmup=[0.0, 2.0],
+                              seconds_scoring=[0.0, 1.0], seconds_training=[10.0, 6.0]))
+    dense, drive = findings.phase_time_sentences(frame)
+    assert dense == "The dense network trained in 10.0 s."
+    assert "pruning took 3.0 s (warm-up 2.0 s + scoring 1.0 s), 0.5× the 6.0 s" in drive
+
+
+def test_term_findings_by_hand():
+    from drive_lab.analysis import term_findings
+
+    theta = torch.tensor([[1.0, -10.0], [0.1, 100.0]])
+    grad = torch.tensor([[0.5, 0.5], [-2.0, 0.01]])
+    terms = {"magnitude": {"w": theta.abs()}, "connection": {"w": (theta * grad).abs()}, "convergence": {"w": grad.abs()}}
+    assert "is exactly 0" in term_findings.product_identity_sentence(terms)
+    broken = {**terms, "connection": {"w": (theta * grad).abs() + 1e-3}}
+    assert "at most 0.001 in size" in term_findings.product_identity_sentence(broken)
+    # magnitude 0.1 .. 100: the 1st and 99th percentile of 4 values are the 1st and 3rd sorted (index 0 and 2)
+    spread = term_findings.spread_sentences({"magnitude": {"w": theta.abs()}})
+    assert spread[0].startswith(f"magnitude spans {math.log10(10 / 0.1):.1f} decades")
+    before = {"magnitude": {"a": torch.ones(2), "b": torch.ones(2)}}
+    after = {"magnitude": {"a": 2 * torch.ones(2), "b": 0.5 * torch.ones(2)}}
+    (line,) = term_findings.term_change_sentences(analysis.term_change(before, after))
+    assert line == "During warm-up the mean magnitude grew in a (×2), and shrank in b (×0.5)."
+
+
+def test_taylor_sentence_reads_the_table():
+    from drive_lab.analysis import term_findings
+
+    table = pd.DataFrame(dict(estimate=[0.1, 0.2, 0.3, 0.4], actual=[0.11, 0.19, 0.33, 0.41]))
+    table["error"] = table["actual"] - table["estimate"]
+    sentence = term_findings.taylor_sentence(table)
+    assert f"Pearson r = {table['estimate'].corr(table['actual']):.3f}" in sentence
+    assert "largely agree (Spearman ρ = 1.000)" in sentence
+    assert term_findings.taylor_sentence(table.head(2)).startswith("Only 2 weight(s)")
+
+
+def test_curve_sentences_read_first_last_and_best_epochs():
+    from types import SimpleNamespace
+
+    history = [dict(epoch=1, test_accuracy=0.5), dict(epoch=2, test_accuracy=0.8), dict(epoch=3, test_accuracy=0.75)]
+    run = SimpleNamespace(config=dict(method="dense", sparsity=0.0), training_history=history)
+    (sentence,) = findings.curve_sentences([run])
+    assert sentence.endswith(": 50.00% after epoch 1, 75.00% after epoch 3 (best 80.00%).")
+    assert findings.curve_sentences([SimpleNamespace(config=run.config, training_history=[])])[0].startswith("No training")

@@ -283,6 +283,14 @@ def test_term_plots():
     labelled(plots.term_correlation(analysis.rank_correlation(terms, per_layer=True)))
 
 
+def test_taylor_check_draws_one_point_per_weight_and_the_diagonal():
+    table = pd.DataFrame(dict(estimate=[-0.2, 0.1, 0.3], actual=[-0.1, 0.12, 0.5]))
+    ax = labelled(plots.taylor_check(table))
+    assert ax.collections[0].get_offsets().tolist() == table[["estimate", "actual"]].values.tolist()
+    diagonal = ax.lines[0]
+    assert list(diagonal.get_xdata()) == list(diagonal.get_ydata()) == [-0.2, 0.5]
+
+
 def test_time_and_speedup_plots(frame):
     ax = labelled(plots.time_bars(frame, log=True))
     assert "(s)" in ax.get_ylabel()

@@ -27,7 +27,7 @@ Modules, one concept each:
 - :mod:`.references`: DRIVE against IMP (epochs, speed-up sentences) and the sanity checks in sentences;
 - :mod:`.taylor`: SNIP's first-order derivation checked: the actual loss change of removing a weight vs −g·θ.
 """
-from . import claims, findings, references, taylor, warmup
+from . import claims, findings, references, taylor, term_findings, warmup
 from .costs import first_collapse, layer_costs, layer_density_table, pruning_savings
 from .labels import ABLATION_LABELS, DISPLAY_NAMES, MethodAttribute, ablation_label, add_labels, display_name
 from .stored import stored_results

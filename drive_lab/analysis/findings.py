@@ -156,3 +156,107 @@ def share_sentence(costs: pd.DataFrame) -> str:
             f"the weights but {100 * worst['mac_share']:.1f}% of the multiply-adds (a convolution reuses each "
             "weight at every position of its input), so the compute a sparsity saves depends on where the "
             "pruned weights are.")
+
+
+# One run read out (notebook 00): against the dense network, where the weights went, what they cost.
+def dense_change_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per row of :func:`~drive_lab.analysis.versus_dense`: accuracy against the dense network.
+
+    States the pruned mean, the change in points with its direction, both n, and, when a
+    side has a single run, that there is no interval (a fraction of a point can be seed noise).
+    """
+    out = []
+    for row in table.itertuples(index=False):
+        name = display_name(getattr(row, "label", None) or row.method)
+        change = 100 * float(row.change)
+        side = "the same as" if abs(change) < 0.005 else f"{abs(change):.2f} points {'above' if change > 0 else 'below'}"
+        text = (f"At {_pct(row.sparsity)} sparsity, {name} reaches {100 * row.mean:.2f}% test accuracy (n = {row.n}), "
+                f"{side} the dense network ({100 * row.dense_mean:.2f}%, n = {row.dense_n})")
+        if min(int(row.n), int(row.dense_n)) < 2:
+            text += ("; one run each, so no interval" + (": a difference this small can be the seed's noise"
+                                                         if abs(change) < 1 else ""))
+        else:
+            text += f" (spread over seeds: std {100 * row.std:.2f} points)"
+        out.append(text + ".")
+    return out
+
+
+def layer_density_sentences(densities: pd.DataFrame) -> list[str]:
+    """Per pruned run of :func:`~drive_lab.analysis.layer_density_table`: the layers kept most and least, and collapse.
+
+    Rows whose every layer keeps density 1 (the dense network) are skipped; a layer at
+    density 0 is named as collapsed.
+    """
+    out = []
+    for key, row in densities.iterrows():
+        row = row.dropna().astype(float)
+        if row.empty or bool((row >= 1).all()):
+            continue
+        key = key if isinstance(key, tuple) else (key,)
+        names = dict(zip(densities.index.names, key))
+        where = f" at {_pct(names['sparsity'])} sparsity" if "sparsity" in names else ""
+        most, least = row.idxmax(), row.idxmin()
+        text = (f"{names.get('label', key[0])}{where} keeps most of {most} ({100 * row[most]:.3g}% of its weights) "
+                f"and least of {least} ({100 * row[least]:.3g}%)")
+        collapsed = [layer for layer, density in row.items() if density == 0]
+        text += (f"; collapsed (no weight left, the network is disconnected): {', '.join(collapsed)}." if collapsed
+                 else "; no layer collapsed.")
+        out.append(text)
+    return out
+
+
+def savings_sentences(savings: pd.DataFrame) -> list[str]:
+    """Kept weights against kept compute, per pruned run of :func:`~drive_lab.analysis.pruning_savings`."""
+    pruned = savings[savings["weight_fraction"] < 1]
+    if pruned.empty:
+        return ["No pruned run: every run keeps all its weights and multiply-adds."]
+    gap = (pruned["weight_fraction"] - pruned["mac_fraction"]).abs()
+    if float(gap.max()) < 1e-9:
+        return ["Every pruned run keeps the same fraction of the multiply-adds as of the weights (" +
+                ", ".join(f"{100 * f:.3g}% at {_pct(s)} sparsity" for f, s in zip(pruned["weight_fraction"], pruned["sparsity"])) +
+                "): each weight is used once per image, so the compute saved equals the weights saved."]
+    out = []
+    for row in pruned.itertuples(index=False):
+        more = row.mac_fraction > row.weight_fraction
+        out.append(f"{getattr(row, 'label', 'The run')} at {_pct(row.sparsity)} sparsity keeps {100 * row.weight_fraction:.3g}% "
+                   f"of the weights but {100 * row.mac_fraction:.3g}% of the multiply-adds: the compute-heavy layers kept "
+                   f"{'more' if more else 'less'} of their weights than the average layer.")
+    return out
+
+
+def phase_time_sentences(frame: pd.DataFrame) -> list[str]:
+    """Per pruned run: pruning cost (warm-up + scoring seconds) against the final training's seconds.
+
+    ``frame``: result frame with ``seconds_warmup``, ``seconds_scoring``, ``seconds_training``.
+    Single timings are rough, so the comparison is a ratio with two significant digits.
+    """
+    out = []
+    for row in frame.itertuples(index=False):
+        if row.method == "dense":
+            out.append(f"The dense network trained in {row.seconds_training:.1f} s.")
+            continue
+        pruning = row.seconds_warmup + row.seconds_scoring
+        ratio = pruning / row.seconds_training if row.seconds_training > 0 else float("nan")
+        out.append(f"{display_name(row.method)} at {_pct(row.sparsity)} sparsity: pruning took {pruning:.1f} s "
+                   f"(warm-up {row.seconds_warmup:.1f} s + scoring {row.seconds_scoring:.1f} s), {ratio:.2g}× the "
+                   f"{row.seconds_training:.1f} s of its final training.")
+    return out
+
+
+def curve_sentences(runs: Sequence) -> list[str]:
+    """Per stored run (``RunResult``): test accuracy after the first and the last training epoch, and the best."""
+    from .labels import ablation_label
+
+    out = []
+    for run in runs:
+        history = [h for h in run.training_history if "test_accuracy" in h]
+        if not history:
+            continue
+        best = max(h["test_accuracy"] for h in history)
+        config = run.config  # the run's config as a dict (RunResult.config)
+        sparsity = f" at {_pct(config['sparsity'])} sparsity" if config["method"] != "dense" else ""
+        out.append(f"{ablation_label(config)}{sparsity}: {100 * history[0]['test_accuracy']:.2f}% after epoch "
+                   f"{history[0]['epoch']}, {100 * history[-1]['test_accuracy']:.2f}% after epoch {history[-1]['epoch']} "
+                   f"(best {100 * best:.2f}%).")
+    return out or ["No training history of these runs is in the result store here, so there is no curve to read."]
+

@@ -32,12 +32,12 @@ from .density import layer_density, schedule
 from .results import accuracy_vs_sparsity, metric_vs, speedup_vs_imp, time_bars, training_curves
 from .style import (ABLATION_COLORS, ABLATION_MARKERS, FALLBACK_COLORS, FONT_SIZES, METHOD_COLORS, METHOD_MARKERS,
                     RC_PARAMS, TERM_COLORS, TERM_SYMBOLS, color, figure_style, marker, new_axes, percent, styled)
-from .terms import term_correlation, term_histograms
+from .terms import taylor_check, term_correlation, term_histograms
 
 __all__ = [
     # figures
     "accuracy_vs_sparsity", "layer_density", "metric_vs", "schedule", "speedup_vs_imp", "term_correlation",
-    "term_histograms", "time_bars", "training_curves", "pruning_time", "speedup_intervals", "TIME_PARTS",
+    "term_histograms", "taylor_check", "time_bars", "training_curves", "pruning_time", "speedup_intervals", "TIME_PARTS",
     # style
     "ABLATION_COLORS", "ABLATION_MARKERS", "FALLBACK_COLORS", "FONT_SIZES", "METHOD_COLORS", "METHOD_MARKERS",
     "RC_PARAMS", "TERM_COLORS", "TERM_SYMBOLS", "color", "figure_style", "marker", "new_axes", "percent", "styled",

@@ -151,3 +151,30 @@ def term_correlation(corr_frame: pd.DataFrame, ax: Axes | None = None, value_lab
         default += f" ({attrs['n']:,} weights)"
     ax.set_title(title or default, fontsize=FONT_SIZES["heading"])
     return fig
+
+
+@styled
+def taylor_check(table: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Figure:
+    """Actual loss change of zeroing each sampled weight against its first-order estimate −g·θ.
+
+    Args:
+        table: :func:`drive_lab.analysis.taylor.first_order_loss_change` output (columns
+            ``estimate`` and ``actual``, loss units).
+        ax: axes to draw into (default: a new figure).
+        title: figure title.
+
+    Returns:
+        The figure: one point per weight, the diagonal where the estimate is exact.
+    """
+    fig, ax = new_axes(ax, figsize=(5.2, 4.6))
+    ax.scatter(table["estimate"], table["actual"], s=14, alpha=0.7, color=color("snip"), label="one sampled weight")
+    values = np.concatenate([table["estimate"].to_numpy(float), table["actual"].to_numpy(float)])
+    low, high = (float(values.min()), float(values.max())) if values.size else (-1.0, 1.0)
+    ax.plot([low, high], [low, high], color="black", linestyle="--", linewidth=1, label="estimate exact")
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.axvline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("first-order estimate −g·θ (loss change)")
+    ax.set_ylabel("actual loss change of zeroing the weight")
+    ax.set_title(title or "SNIP's first-order estimate against the truth")
+    ax.legend(loc="upper left", frameon=False)
+    return fig
