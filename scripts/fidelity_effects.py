@@ -26,21 +26,10 @@ sys.path.insert(0, str(ROOT))
 import drive_lab  # noqa: E402
 from drive_lab import models, scores  # noqa: E402
 from drive_lab.config import RunConfig  # noqa: E402
+from drive_lab.analysis.score_modes import mask_in_mode as mask_of, shared_fraction as overlap  # noqa: E402
 from drive_lab.masks import Masks, keep_top  # noqa: E402
 from drive_lab.phases import prepare, scoring_source  # noqa: E402
 from drive_lab.runtime import environment, resolve_device  # noqa: E402
-
-
-def overlap(a: Masks, b: Masks) -> float:
-    """|kept by a and by b| / |kept by a| (a and b keep equally many)."""
-    both = sum(int((a[name] & b[name]).sum()) for name in a)
-    return both / a.kept()
-
-
-def mask_of(score, model, batches, density: float, training: bool) -> Masks:
-    masks = Masks.ones(model)
-    with models.mode(model, training):
-        return keep_top(score(model, batches, masks), masks, density)
 
 
 def bn_and_scoring_set(args) -> dict:

@@ -154,3 +154,15 @@ def test_sanity_outcome_marks_each_check_by_its_interval():
     assert text == "DRIVE: shuffle +10.1 ✓, reinit +0.0 ≈, invert -5.1 ✗"
     assert claims.sanity_outcome(table, "mlp", "DRIVE E=2", 0.99) == ""   # a label that names no checked method
     assert claims.sanity_outcome(table, "conv", "DRIVE", 0.99) == ""
+
+
+def test_fair_score_sentences_compare_at_the_same_setting_only():
+    frame = _scores_frame(drive_gain=0.02)
+    # a one-shot SNIP far ahead must not enter the fair comparison at (2, 100)
+    frame.loc[(frame["method"] == "snip") & (frame["warmup_epochs"] == 0), "final_test_accuracy"] += 0.5
+    lines = claims.fair_score_sentences(frame)
+    assert lines == [
+        "mlp, both E = 2, N = 100, at 99% sparsity: DRIVE is ahead of SNIP by 2.00 points (95% CI +2.00 to +2.00 "
+        "points; ahead in 5 of 5 seeds).",
+        "mlp, both E = 2, N = 100, at 99% sparsity: DRIVE is ahead of SynFlow by 2.00 points (95% CI +2.00 to +2.00 "
+        "points; ahead in 5 of 5 seeds)."]

@@ -154,3 +154,30 @@ def test_curve_sentences_read_first_last_and_best_epochs():
     (sentence,) = findings.curve_sentences([run])
     assert sentence.endswith(": 50.00% after epoch 1, 75.00% after epoch 3 (best 80.00%).")
     assert findings.curve_sentences([SimpleNamespace(config=run.config, training_history=[])])[0].startswith("No training")
+
+
+def test_emptying_sparsity_by_hand():
+    scores = {"a": torch.tensor([5.0, 1.0, 0.5]), "b": torch.tensor([4.0, 3.0]), "c": torch.tensor([0.1, 0.2, 0.3, 2.0, 0.0])}
+    table = analysis.emptying_sparsity(scores)
+    # ranks of each layer's best among 10 scores: a 5.0 first, b 4.0 second, c 2.0 fourth (after 5, 4, 3)
+    assert table["best_rank"].tolist() == [1, 2, 4]
+    assert table["empties_at"].tolist() == pytest.approx([1.0, 0.9, 0.7])
+    # check against the definition: keeping k = 3 (sparsity 0.7) keeps 5, 4, 3 -> c empty; k = 4 keeps c's 2.0
+    flat = torch.cat(list(scores.values()))
+    assert 2.0 not in flat.topk(3).values.tolist() and 2.0 in flat.topk(4).values.tolist()
+    (sentence,) = findings.emptying_sentences(table, "GraSP")
+    assert sentence.startswith("GraSP's best-scored weight in c ranks 4 of 10, so one-shot GraSP empties c at every "
+                               "sparsity from 70.00% on")
+
+
+def test_collapse_and_schedule_sentences():
+    frame = pd.DataFrame(dict(label=["SNIP", "SNIP", "Random"], method=["snip", "snip", "random"],
+                              sparsity=[0.99, 0.999, 0.999], n_collapsed=[0, 1, 0], collapsed_layers=[[], ["fc1"], []],
+                              iterations=[1, 1, 1], final_test_accuracy=[0.8, 0.1, 0.5]))
+    assert findings.collapse_sentences(frame) == [
+        "SNIP: first collapse at 99.9% sparsity (fc1); 1 of 2 runs collapsed a layer.",
+        "Random: no layer collapsed, up to 99.9% sparsity."]
+    both = pd.concat([frame, frame.assign(iterations=100, final_test_accuracy=[0.82, 0.7, 0.5], n_collapsed=0)])
+    lines = findings.schedule_sentences(both)
+    assert lines[0] == ("SNIP at 99.9% sparsity: one-shot 10.00%, iterative (N = 100) 70.00% (+60.00 points; "
+                        "collapsed layers 1 vs 0; one run each, so no interval).")

@@ -25,10 +25,11 @@ Modules, one concept each:
 - :mod:`.claims`: the paper's claims tested on the reproduction study, verdicts and the sentences stating them;
 - :mod:`.warmup`: what the warm-up buys and costs (paired gains, gain per second with its uncertainty, equal budgets);
 - :mod:`.references`: DRIVE against IMP (epochs, speed-up sentences) and the sanity checks in sentences;
+- :mod:`.score_modes`: the masks one score keeps in BatchNorm train and eval mode, and how many weights they share;
 - :mod:`.taylor`: SNIP's first-order derivation checked: the actual loss change of removing a weight vs −g·θ.
 """
-from . import claims, findings, references, taylor, term_findings, warmup
-from .costs import first_collapse, layer_costs, layer_density_table, pruning_savings
+from . import claims, findings, references, score_modes, taylor, term_findings, warmup
+from .costs import emptying_sparsity, first_collapse, layer_costs, layer_density_table, pruning_savings
 from .labels import ABLATION_LABELS, DISPLAY_NAMES, MethodAttribute, ablation_label, add_labels, display_name
 from .stored import stored_results
 from .tables import (format_mean, paired_difference, ranking, require_columns, speedup_vs_imp, summarise, tradeoff,
@@ -46,7 +47,7 @@ __all__ = [
     "Terms", "average_ranks", "flat_term", "kept_overlap", "layer_names", "rank_correlation", "term_change",
     "term_product", "term_statistics",
     # costs
-    "first_collapse", "layer_costs", "layer_density_table", "pruning_savings",
+    "emptying_sparsity", "first_collapse", "layer_costs", "layer_density_table", "pruning_savings",
     # stored runs
     "stored_results",
     # claims

@@ -125,6 +125,28 @@ def fair_setting(frame: pd.DataFrame, model: str | None = None) -> tuple[int, in
     return int(rows["warmup_epochs"].max()), int(rows["iterations"].max())
 
 
+def fair_score_sentences(scores: pd.DataFrame, rivals: Sequence[str] = ("snip", "synflow", "grasp", "magnitude",
+                                                                      "random")) -> list[str]:
+    """DRIVE against each rival score at the same (E, N), paired by seed, per network and sparsity.
+
+    ``scores``: a ``study_scores`` table. Each sentence names the network, the setting and
+    the sparsity, with the paired interval (:func:`~drive_lab.analysis.findings.paired_sentences`).
+    """
+    from .findings import paired_sentences
+
+    out = []
+    for model in dict.fromkeys(scores["model"]):
+        part = scores[scores["model"] == model]
+        e, n = fair_setting(part)
+        same = part[(part["warmup_epochs"] == e) & (part["iterations"] == n)]
+        for rival in rivals:
+            if not (same["method"] == rival).any():
+                continue
+            table = paired_difference(same, "drive", rival, column="method")
+            out += [f"{model}, both E = {e}, N = {n}, {line[0].lower()}{line[1:]}" for line in paired_sentences(table)]
+    return out
+
+
 # ------------------------------------------------------------------------------- the claims
 def score_comparisons(scores: pd.DataFrame) -> list[Comparison]:
     """Claims 1-2: DRIVE beats SNIP and SynFlow at high sparsity, as the paper compares and other things equal."""

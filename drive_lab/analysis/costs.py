@@ -14,7 +14,7 @@ import torch
 from ..masks import PRUNABLE_TYPES
 from .labels import add_labels
 
-__all__ = ["first_collapse", "layer_costs", "layer_density_table", "pruning_savings"]
+__all__ = ["emptying_sparsity", "first_collapse", "layer_costs", "layer_density_table", "pruning_savings"]
 
 
 def _results_to_frame(frame_or_results: pd.DataFrame | Iterable) -> pd.DataFrame:
@@ -75,6 +75,28 @@ def first_collapse(pruning_history: Iterable) -> tuple[int, str] | None:
         if collapsed:
             return int(get("iteration", position)), collapsed[0]
     return None
+
+
+def emptying_sparsity(scores: Mapping[str, torch.Tensor]) -> pd.DataFrame:
+    """Per layer: from which sparsity one-shot global top-k by ``scores`` keeps none of it.
+
+    A layer keeps no weight once the number kept, k, is below the global rank of its
+    best-scored weight: with r = 1 + (weights scored strictly higher than the layer's
+    best) and n weights in all, the layer is empty for k <= r − 1, i.e. for sparsity
+    >= 1 − (r − 1) / n. (Ties with the layer's best are counted in its favour.)
+
+    Returns:
+        One row per layer, in ``scores`` order: ``layer``, ``weights``, ``best_rank`` (r)
+        and ``empties_at`` (that sparsity; 1.0 for the layer holding the global best).
+    """
+    values = torch.cat([s.detach().flatten().double().cpu() for s in scores.values()])
+    total = values.numel()
+    rows = []
+    for name, score in scores.items():
+        best = score.detach().double().max().cpu()
+        rank = int((values > best).sum()) + 1
+        rows.append(dict(layer=name, weights=score.numel(), best_rank=rank, empties_at=1 - (rank - 1) / total))
+    return pd.DataFrame(rows)
 
 
 def layer_costs(model: torch.nn.Module, example: torch.Tensor) -> pd.DataFrame:

@@ -260,3 +260,56 @@ def curve_sentences(runs: Sequence) -> list[str]:
                    f"(best {100 * best:.2f}%).")
     return out or ["No training history of these runs is in the result store here, so there is no curve to read."]
 
+
+
+# Baselines and collapse (notebook 02).
+def collapse_sentences(frame: pd.DataFrame, by: str = "label") -> list[str]:
+    """Per ``by`` value of a result frame: the lowest sparsity at which a run collapsed a layer, and which.
+
+    ``frame`` needs ``sparsity``, ``n_collapsed`` and ``collapsed_layers`` (a list or its
+    text form). A variant with no collapse says so, with the highest sparsity it ran at.
+    """
+    out = []
+    for name, rows in frame.groupby(by, sort=False):
+        collapsed = rows[rows["n_collapsed"] > 0].sort_values("sparsity")
+        if collapsed.empty:
+            out.append(f"{name}: no layer collapsed, up to {_pct(rows['sparsity'].max())} sparsity.")
+            continue
+        first = collapsed.iloc[0]
+        layers = first["collapsed_layers"]
+        layers = ", ".join(layers) if isinstance(layers, (list, tuple)) else str(layers)
+        out.append(f"{name}: first collapse at {_pct(first['sparsity'])} sparsity ({layers}); "
+                   f"{len(collapsed)} of {len(rows)} runs collapsed a layer.")
+    return out
+
+
+def schedule_sentences(frame: pd.DataFrame, value: str = "final_test_accuracy") -> list[str]:
+    """Per method run both one-shot (N = 1) and iteratively (N > 1): the two at its highest common sparsity.
+
+    Means over seeds; the number of runs is stated, and a single run each gets no verdict
+    beyond the numbers.
+    """
+    out = []
+    for method, rows in frame.groupby("method", sort=False):
+        one, many = rows[rows["iterations"] <= 1], rows[rows["iterations"] > 1]
+        common = sorted(set(one["sparsity"]) & set(many["sparsity"]))
+        if not common:
+            continue
+        s = common[-1]
+        a, b = one[one["sparsity"] == s], many[many["sparsity"] == s]
+        diff = 100 * (b[value].mean() - a[value].mean())
+        text = (f"{display_name(method)} at {_pct(s)} sparsity: one-shot {100 * a[value].mean():.2f}%, iterative "
+                f"(N = {int(b['iterations'].iloc[0])}) {100 * b[value].mean():.2f}% ({diff:+.2f} points; "
+                f"collapsed layers {int(a['n_collapsed'].sum())} vs {int(b['n_collapsed'].sum())}")
+        n = min(len(a), len(b))
+        text += "; one run each, so no interval)." if n < 2 else f"; {n} runs each)."
+        out.append(text)
+    return out
+
+
+def emptying_sentences(table: pd.DataFrame, score: str) -> list[str]:
+    """From :func:`~drive_lab.analysis.emptying_sparsity`: the layer a one-shot ``score`` empties first."""
+    first = table.sort_values("empties_at").iloc[0]
+    return [f"{score}'s best-scored weight in {first['layer']} ranks {int(first['best_rank']):,} of "
+            f"{int(table['weights'].sum()):,}, so one-shot {score} empties {first['layer']} at every sparsity from "
+            f"{100 * first['empties_at']:.2f}% on (the first layer to go; {int(first['weights']):,} weights)."]
