@@ -166,3 +166,27 @@ def test_fair_score_sentences_compare_at_the_same_setting_only():
         "points; ahead in 5 of 5 seeds).",
         "mlp, both E = 2, N = 100, at 99% sparsity: DRIVE is ahead of SynFlow by 2.00 points (95% CI +2.00 to +2.00 "
         "points; ahead in 5 of 5 seeds)."]
+
+
+def test_convergence_sentences_read_the_map_and_pair_lambda_one_with_zero():
+    rows = []
+    for seed in range(3):
+        for e in (0, 2):
+            for lam in (0.0, 1.0, 2.0):
+                gain = 0.01 if (e == 2 and lam == 1.0) else 0.0  # λ = 1 helps by 1 point at E = 2 only
+                rows.append(_row("drive", seed, 0.80 + 0.01 * seed + 0.02 * e + gain, e=e, n=100, convergence=lam))
+    frame = pd.DataFrame(rows)
+    peak, at0, at2 = claims.convergence_sentences(frame)
+    assert peak.startswith("The map peaks at E = 2, λ = 1 (86.00%) and is lowest at E = 0, λ = 0 (81.00%)")
+    assert "at most 1.00 points, across E by up to 5.00" in peak
+    assert at0.startswith("At E = 0: no detectable difference between λ = 1 and λ = 0")
+    assert at2.startswith("At E = 2: λ = 1 is ahead of λ = 0 by 1.00 points")
+
+
+def test_term_sentences_pair_full_with_the_variant_per_network():
+    rows = [_row("drive", s, 0.8 + 0.01 * s, e=2, n=100) for s in range(3)]
+    rows += [_row("drive", s, 0.8 + 0.01 * s - d, e=2, n=100, convergence=0.0) for s, d in enumerate((0.015, 0.02, 0.025))]
+    (line,) = claims.term_sentences(pd.DataFrame(rows))
+    half = stats.t.ppf(0.975, 2) * 0.5 / math.sqrt(3)  # differences 1.5, 2, 2.5 points: sd 0.5
+    assert line == (f"mlp, at 99% sparsity: DRIVE (full) is ahead of without convergence by 2.00 points "
+                    f"(95% CI {2 - half:+.2f} to {2 + half:+.2f} points; ahead in 3 of 3 seeds).")

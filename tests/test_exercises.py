@@ -186,3 +186,14 @@ def test_paired_interval_checker_knows_paired_from_unpaired(capsys):
     assert not exercises.check_paired_interval(unpaired)
     assert "unpaired" in capsys.readouterr().out
     assert not exercises.check_paired_interval(lambda a, b: "0.01")
+
+
+def test_value_answers_left_empty_ask_for_a_value_not_for_code(capsys):
+    import pandas as pd
+
+    frame = pd.DataFrame(dict(label=["a", "b"], sparsity=[0.9, 0.9], seed=[0, 0], final_test_accuracy=[0.8, 0.7],
+                              method=["drive", "drive"], warmup_epochs=[0, 1], seconds_pruning=[1.0, 2.0]))
+    exercises.check_largest_gap(None, frame, "a", "b")
+    exercises.check_best_warmup(None, frame)
+    out = capsys.readouterr().out
+    assert out.count("fill in your answer") == 2 and "NotImplementedError" not in out

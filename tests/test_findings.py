@@ -181,3 +181,10 @@ def test_collapse_and_schedule_sentences():
     lines = findings.schedule_sentences(both)
     assert lines[0] == ("SNIP at 99.9% sparsity: one-shot 10.00%, iterative (N = 100) 70.00% (+60.00 points; "
                         "collapsed layers 1 vs 0; one run each, so no interval).")
+
+
+def test_layer_shift_sentences_put_the_largest_change_first():
+    index = pd.MultiIndex.from_tuples([("A", 0.99), ("B", 0.99)], names=["label", "sparsity"])
+    densities = pd.DataFrame({"fc1": [0.01, 0.01], "fc2": [0.02, 0.05]}, index=index)
+    assert findings.layer_shift_sentences(densities, "A", "B") == [
+        "fc2: A keeps 2%, B 5% (B keeps 2.50× as much).", "fc1: A keeps 1%, B 1% (B keeps the same share)."]

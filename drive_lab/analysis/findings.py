@@ -313,3 +313,21 @@ def emptying_sentences(table: pd.DataFrame, score: str) -> list[str]:
     return [f"{score}'s best-scored weight in {first['layer']} ranks {int(first['best_rank']):,} of "
             f"{int(table['weights'].sum()):,}, so one-shot {score} empties {first['layer']} at every sparsity from "
             f"{100 * first['empties_at']:.2f}% on (the first layer to go; {int(first['weights']):,} weights)."]
+
+
+def layer_shift_sentences(densities: pd.DataFrame, a: str, b: str) -> list[str]:
+    """Where variant ``b`` puts its kept weights differently from ``a``, layer by layer.
+
+    ``densities``: :func:`~drive_lab.analysis.layer_density_table` averaged over seeds
+    (index ``(label, sparsity)``), one sparsity. One sentence per layer, largest ratio first.
+    """
+    rows = densities.droplevel("sparsity") if "sparsity" in densities.index.names else densities
+    first, second = rows.loc[a].astype(float), rows.loc[b].astype(float)
+    ratio = (second / first).replace([float("inf")], float("nan"))
+    out = []
+    for layer in ratio.abs().sort_values(ascending=False, key=lambda r: (r.fillna(1) - 1).abs()).index:
+        r = ratio[layer]
+        change = ("the same share" if r == r and abs(r - 1) < 0.005 else
+                  f"{r:.2f}× as much" if r == r else "some, where the other keeps none")
+        out.append(f"{layer}: {a} keeps {100 * first[layer]:.3g}%, {b} {100 * second[layer]:.3g}% ({b} keeps {change}).")
+    return out

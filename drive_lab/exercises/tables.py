@@ -49,7 +49,7 @@ def check_largest_gap(answer: float | None, frame, a_label: str, b_label: str,
     from ..analysis import paired_difference
 
     if answer is None or answer is NotImplemented:
-        return _not_attempted("largest gap")
+        return _not_attempted("largest gap", value_answer=True)
     table = paired_difference(frame, a_label, b_label, by="sparsity", value=value).dropna(subset=["difference"])
     if table.empty:
         return _verdict(False, f"largest gap: no sparsity has runs of both {a_label!r} and {b_label!r}")
@@ -99,7 +99,7 @@ def check_best_warmup(answer, frame, method: str = "drive", sparsity: float | No
     if criterion not in ("mean", "points_per_second"):
         raise ValueError(f"criterion is 'mean' or 'points_per_second', not {criterion!r}")
     if answer is None or answer is NotImplemented:
-        return _not_attempted(what)
+        return _not_attempted(what, value_answer=True)
     rows, sparsity = _one_setting(frame, what, method, sparsity)
     if rows is None:
         return _verdict(False, sparsity)

@@ -22,11 +22,11 @@ Modules:
   over IMP, training curves;
 - :mod:`.density`: density kept per layer, the pruning schedule;
 - :mod:`.terms`: histograms of DRIVE's terms, heatmaps of their correlations and overlaps;
-- :mod:`.claims`: the claims table as a forest of paired differences;
+- :mod:`.claims`: the claims table as a forest of paired differences, the E x λ map as a heatmap;
 - :mod:`.costs`: pruning time with error bars over seeds (honest on a log axis), the speed-up
   over IMP with its interval and the marked extrapolation.
 """
-from .claims import claims_forest
+from .claims import claims_forest, convergence_map
 from .costs import TIME_PARTS, pruning_time, speedup_intervals
 from .density import layer_density, schedule
 from .results import accuracy_vs_sparsity, metric_vs, speedup_vs_imp, time_bars, training_curves
@@ -37,7 +37,7 @@ from .terms import taylor_check, term_correlation, term_histograms
 __all__ = [
     # figures
     "accuracy_vs_sparsity", "layer_density", "metric_vs", "schedule", "speedup_vs_imp", "term_correlation",
-    "term_histograms", "taylor_check", "time_bars", "training_curves", "pruning_time", "speedup_intervals", "TIME_PARTS",
+    "term_histograms", "taylor_check", "convergence_map", "time_bars", "training_curves", "pruning_time", "speedup_intervals", "TIME_PARTS",
     # style
     "ABLATION_COLORS", "ABLATION_MARKERS", "FALLBACK_COLORS", "FONT_SIZES", "METHOD_COLORS", "METHOD_MARKERS",
     "RC_PARAMS", "TERM_COLORS", "TERM_SYMBOLS", "color", "figure_style", "marker", "new_axes", "percent", "styled",

@@ -1,11 +1,12 @@
 """The claims table as a figure: each paired difference with its intervals, coloured by verdict."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .style import styled
+from .style import FONT_SIZES, new_axes, styled
 
 # Okabe-Ito: bluish green, vermillion, grey; the verdict is also written beside each row.
 VERDICT_COLORS = {"supported": "#009e73", "not supported": "#d55e00", "inconclusive": "#7f7f7f"}
@@ -48,3 +49,23 @@ def _panel(ax: Axes, rows: pd.DataFrame, model: str) -> None:
     right = ax.secondary_yaxis("right")
     right.set_yticks(y, list(rows["verdict"]), fontsize=8)
     ax.set_title(model, loc="left", fontsize=10)
+
+
+@styled
+def convergence_map(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """Heatmap of :func:`drive_lab.analysis.claims.convergence_map`: mean accuracy (%) per warm-up
+    epochs E (rows) and convergence weight λ (columns), the numbers written in each cell."""
+    values = table.to_numpy(dtype=float)
+    fig, ax = new_axes(None, figsize=(1.1 * values.shape[1] + 2.6, 0.6 * values.shape[0] + 1.8))
+    image = ax.imshow(values, cmap="viridis", aspect="auto")
+    middle = np.nanmean(values)
+    for (i, j), v in np.ndenumerate(values):  # a few dozen cells at most
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=FONT_SIZES["medium"],
+                color="black" if v >= middle else "white")
+    ax.set_xticks(range(values.shape[1]), [f"{c:g}" for c in table.columns])
+    ax.set_yticks(range(values.shape[0]), [str(int(r)) for r in table.index])
+    ax.set_xlabel("convergence weight λ (0 = term dropped, 1 = default)")
+    ax.set_ylabel("warm-up epochs E")
+    fig.colorbar(image, ax=ax, label="mean test accuracy (%)")
+    ax.set_title(title or "DRIVE over warm-up E and convergence weight λ")
+    return fig
