@@ -579,3 +579,26 @@ def test_one_colour_per_name_in_every_figure(explored):
     density = outcome.figures["layer_density"].axes[0]
     for bars in density.containers:
         assert {matplotlib.colors.to_hex(p.get_facecolor()) for p in bars} == {want[bars.get_label()]}
+
+
+def test_progress_and_stop_count_the_same_runs_when_term_contributions_follow():
+    import threading
+
+    from drive_lab.explorer import CONTRIBUTIONS_RUN
+    from drive_lab.explorer.steps import StepTracker
+    from drive_lab.progress import Step
+
+    config = SMOKE.config()
+    todo = [(config, "DRIVE, seed 0", False), (config.replace(seed=1), "DRIVE, seed 1", False),
+            (config, CONTRIBUTIONS_RUN, True)]
+    reports, stop = [], threading.Event()
+    tracker = StepTracker(todo, reports.append, stop)
+    for index in range(3):
+        tracker.begin(index)
+        tracker(Step("training", 1, 10, "step"))
+        tracker.end(counts=index < 2)
+    assert [(r.run, r.runs) for r in reports] == [(1, 2), (2, 2), (2, 2)]
+    assert reports[-1].text().startswith(f"{CONTRIBUTIONS_RUN}, after the 2 run(s): training step 1/10")
+    stop.set()
+    with pytest.raises(widgets.RunStopped, match="stopped after 2 of 2 run"):
+        tracker.check()

@@ -40,8 +40,9 @@ class RunStopped(Exception):
 class RunProgress:
     """Where one press of Run stands, after a training step or pruning iteration.
 
-    ``run``/``runs``: the run being computed (1-based) and the runs to compute (the
-    term-contribution warm-up counts as one); ``name``: :func:`describe_run` of it; ``phase``:
+    ``run``/``runs``: the run being computed (1-based) and the runs to compute, counted as
+    :class:`RunStopped` counts them (the term-contribution warm-up, computed last and not
+    stored, is not a run: while it computes, ``run == runs``); ``name``: :func:`describe_run` of it; ``phase``:
     ``"warm-up"``, ``"pruning"``, ``"training"``, ``"IMP round 2/5"``, ...; ``step``/``steps``:
     steps done and planned in that phase (``steps`` ``None`` when unknown); ``done_steps``:
     steps done in all computed runs; ``planned_steps``: steps of all runs to compute, ``None``
@@ -72,8 +73,9 @@ class RunProgress:
         """``"run 2 of 4 (SNIP, seed 0): training step 120/300 · elapsed 0:12 · remaining ≈ 0:20"``."""
         steps = f"/{self.steps}" if self.steps else ""
         remaining = f"remaining ≈ {clock(self.remaining)}" if self.remaining is not None else "remaining: estimating"
-        return (f"run {self.run} of {self.runs} ({self.name}): {self.phase} step {self.step}{steps} · "
-                f"elapsed {clock(self.elapsed)} · {remaining}")
+        where = (f"{self.name}, after the {self.runs} run(s)" if self.name == CONTRIBUTIONS_RUN
+                 else f"run {self.run} of {self.runs} ({self.name})")
+        return f"{where}: {self.phase} step {self.step}{steps} · elapsed {clock(self.elapsed)} · {remaining}"
 
 
 def clock(seconds: float) -> str:
@@ -123,6 +125,7 @@ class StepTracker:
         self.todo = todo  # (config, name, warm-up only)
         self.on_step, self.stop = on_step, stop
         self.index, self.finished = 0, 0
+        self.runs = sum(1 for _, name, _ in todo if name != CONTRIBUTIONS_RUN)  # what RunStopped counts too
         self.steps_per_epoch: int | None = None
         self.done = 0
         self.bar: tuple[str, int] = ("", 0)  # (phase, steps seen) of the current bar
@@ -130,7 +133,7 @@ class StepTracker:
 
     def check(self) -> None:
         if self.stop is not None and self.stop.is_set():
-            raise RunStopped(self.finished, sum(1 for _, name, _ in self.todo if name != CONTRIBUTIONS_RUN))
+            raise RunStopped(self.finished, self.runs)
 
     def begin(self, index: int) -> None:
         self.check()
@@ -162,6 +165,6 @@ class StepTracker:
             # an estimate from a handful of steps mostly measures start-up (data loading): wait for 2%
             settled = planned is not None and self.done >= max(5, planned // 50)
             remaining = elapsed / self.done * (planned - self.done) if settled else None
-            self.on_step(RunProgress(self.index + 1, len(self.todo), name, step.desc, step.n, step.total, self.done,
-                                     planned, elapsed, remaining))
+            self.on_step(RunProgress(min(self.index + 1, self.runs), self.runs, name, step.desc, step.n, step.total,
+                                     self.done, planned, elapsed, remaining))
         self.check()
