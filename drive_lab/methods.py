@@ -273,6 +273,12 @@ def _register_builtins() -> None:
         description="GraSP θ·Hg at initialisation, one-shot (Wang et al. 2020)",
         reference="Wang, Zhang & Grosse 2020, ICLR", baseline=True)
     register_method(
+        "prospr", legend_rank=4.5, score=scores.prospr, kind="one-shot",
+        score_mode="train",  # Alizadeh et al.'s code scores with net.train()
+        display_name="ProsPr", color="#882255", marker="h",
+        description="ProsPr |∂L(θ after 3 SGD steps)/∂m| at initialisation, one-shot (Alizadeh et al. 2022)",
+        reference="Alizadeh, Tailor, Zintgraf, van Amersfoort, Farquhar, Lane & Gal 2022, ICLR", baseline=True)
+    register_method(
         "synflow", legend_rank=4, score=scores.synflow, kind="iterative", iterations=100, uses_data=False,
         options=_synflow_options, display_name="SynFlow", color="#cc79a7", marker="D",
         description="SynFlow, data-free, 100 iterations (Tanaka et al. 2020)",

@@ -6,11 +6,12 @@ weights get ``-inf``. Gradient scores average ∂L/∂θ over the scoring batche
 """
 from .drive import COMBINATIONS, TERMS, combine_terms, drive, drive_terms, normalise
 from .grasp import grasp, hessian_gradient_product
+from .prospr import prospr
 from .simple import magnitude, random
 from .snip import snip
 from .synflow import synflow
 
 __all__ = [
     "COMBINATIONS", "TERMS", "combine_terms", "drive", "drive_terms", "normalise",
-    "grasp", "hessian_gradient_product", "magnitude", "random", "snip", "synflow",
+    "grasp", "hessian_gradient_product", "magnitude", "prospr", "random", "snip", "synflow",
 ]
