@@ -275,7 +275,7 @@ def _register_builtins() -> None:
     register_method(
         "prospr", legend_rank=4.5, score=scores.prospr, kind="one-shot",
         score_mode="train",  # Alizadeh et al.'s code scores with net.train()
-        display_name="ProsPr", color="#882255", marker="h",
+        display_name="ProsPr", color="#661100", marker="h",
         description="ProsPr |∂L(θ after 3 SGD steps)/∂m| at initialisation, one-shot (Alizadeh et al. 2022)",
         reference="Alizadeh, Tailor, Zintgraf, van Amersfoort, Farquhar, Lane & Gal 2022, ICLR", baseline=True)
     register_method(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from drive_lab.analysis import claims
+from drive_lab.analysis import claims, study_sentences
 
 
 def _row(method, seed, accuracy, sparsity=0.99, e=0, n=1, model="mlp", **extra):
@@ -160,7 +160,7 @@ def test_fair_score_sentences_compare_at_the_same_setting_only():
     frame = _scores_frame(drive_gain=0.02)
     # a one-shot SNIP far ahead must not enter the fair comparison at (2, 100)
     frame.loc[(frame["method"] == "snip") & (frame["warmup_epochs"] == 0), "final_test_accuracy"] += 0.5
-    lines = claims.fair_score_sentences(frame)
+    lines = study_sentences.fair_score_sentences(frame)
     assert lines == [
         "mlp, both E = 2, N = 100, at 99% sparsity: DRIVE is ahead of SNIP by 2.00 points (95% CI +2.00 to +2.00 "
         "points; ahead in 5 of 5 seeds).",
@@ -176,7 +176,7 @@ def test_convergence_sentences_read_the_map_and_pair_lambda_one_with_zero():
                 gain = 0.01 if (e == 2 and lam == 1.0) else 0.0  # λ = 1 helps by 1 point at E = 2 only
                 rows.append(_row("drive", seed, 0.80 + 0.01 * seed + 0.02 * e + gain, e=e, n=100, convergence=lam))
     frame = pd.DataFrame(rows)
-    peak, at0, at2 = claims.convergence_sentences(frame)
+    peak, at0, at2 = study_sentences.convergence_sentences(frame)
     assert peak.startswith("The map peaks at E = 2, λ = 1 (86.00%) and is lowest at E = 0, λ = 0 (81.00%)")
     assert "at most 1.00 points, across E by up to 5.00" in peak
     assert at0.startswith("At E = 0: no detectable difference between λ = 1 and λ = 0")
@@ -186,7 +186,7 @@ def test_convergence_sentences_read_the_map_and_pair_lambda_one_with_zero():
 def test_term_sentences_pair_full_with_the_variant_per_network():
     rows = [_row("drive", s, 0.8 + 0.01 * s, e=2, n=100) for s in range(3)]
     rows += [_row("drive", s, 0.8 + 0.01 * s - d, e=2, n=100, convergence=0.0) for s, d in enumerate((0.015, 0.02, 0.025))]
-    (line,) = claims.term_sentences(pd.DataFrame(rows))
+    (line,) = study_sentences.term_sentences(pd.DataFrame(rows))
     half = stats.t.ppf(0.975, 2) * 0.5 / math.sqrt(3)  # differences 1.5, 2, 2.5 points: sd 0.5
     assert line == (f"mlp, at 99% sparsity: DRIVE (full) is ahead of without convergence by 2.00 points "
                     f"(95% CI {2 - half:+.2f} to {2 + half:+.2f} points; ahead in 3 of 3 seeds).")

@@ -18,7 +18,7 @@ def test_help_documents_every_config_field(capsys):
     for f in dataclasses.fields(RunConfig):
         flag = "--" + f.name.replace("_", "-")
         assert flag in text, f"{flag} missing from --help"
-    assert "drive,random,magnitude,snip,grasp,synflow,imp,dense" in text.replace(" ", "").replace("\n", "")
+    assert "drive,random,magnitude,snip,grasp,prospr,synflow,imp,dense" in text.replace(" ", "").replace("\n", "")
 
 
 def test_run_prints_summary_and_writes_json(tmp_path, capsys):

@@ -25,10 +25,11 @@ Modules, one concept each:
 - :mod:`.claims`: the paper's claims tested on the reproduction study, verdicts and the sentences stating them;
 - :mod:`.warmup`: what the warm-up buys and costs (paired gains, gain per second with its uncertainty, equal budgets);
 - :mod:`.references`: DRIVE against IMP (epochs, speed-up sentences) and the sanity checks in sentences;
+- :mod:`.study_sentences`: the reproduction study's tables in sentences (equal-setting scores, terms, the E x λ map);
 - :mod:`.score_modes`: the masks one score keeps in BatchNorm train and eval mode, and how many weights they share;
 - :mod:`.taylor`: SNIP's first-order derivation checked: the actual loss change of removing a weight vs −g·θ.
 """
-from . import claims, findings, references, score_modes, taylor, term_findings, warmup
+from . import claims, findings, references, score_modes, study_sentences, taylor, term_findings, warmup
 from .costs import emptying_sparsity, first_collapse, layer_costs, layer_density_table, pruning_savings
 from .labels import ABLATION_LABELS, DISPLAY_NAMES, MethodAttribute, ablation_label, add_labels, display_name
 from .stored import stored_results

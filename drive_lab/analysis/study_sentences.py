@@ -1,0 +1,68 @@
+"""The reproduction study's tables in sentences, as the course notebooks state them.
+
+Each function takes one of the study's tables (:mod:`drive_lab.study`) and returns the
+sentences a notebook prints: paired by seed, with the interval and the number of seeds
+(:func:`.findings.paired_sentences`).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from .claims import convergence_map, fair_setting
+from .findings import paired_sentences
+from .labels import add_labels
+from .tables import paired_difference
+
+__all__ = ["convergence_sentences", "fair_score_sentences", "term_sentences"]
+
+
+def fair_score_sentences(scores: pd.DataFrame, rivals: Sequence[str] = ("snip", "synflow", "grasp", "magnitude",
+                                                                      "random")) -> list[str]:
+    """DRIVE against each rival score at the same (E, N), paired by seed, per network and sparsity.
+
+    ``scores``: a ``study_scores`` table. Each sentence names the network, the setting and
+    the sparsity, with the paired interval (:func:`~drive_lab.analysis.findings.paired_sentences`).
+    """
+    out = []
+    for model in dict.fromkeys(scores["model"]):
+        part = scores[scores["model"] == model]
+        e, n = fair_setting(part)
+        same = part[(part["warmup_epochs"] == e) & (part["iterations"] == n)]
+        for rival in rivals:
+            if not (same["method"] == rival).any():
+                continue
+            table = paired_difference(same, "drive", rival, column="method")
+            out += [f"{model}, both E = {e}, N = {n}, {line[0].lower()}{line[1:]}" for line in paired_sentences(table)]
+    return out
+
+
+def term_sentences(terms: pd.DataFrame, variant: str = "without convergence") -> list[str]:
+    """DRIVE (full) against ``variant`` per network and sparsity of a ``study_terms`` table, paired by seed."""
+    out = []
+    labelled = add_labels(terms)
+    for model in dict.fromkeys(labelled["model"]):
+        part = labelled[labelled["model"] == model]
+        if not (part["label"] == variant).any():
+            continue
+        table = paired_difference(part, "DRIVE (full)", variant)
+        out += [f"{model}, {line[0].lower()}{line[1:]}" for line in paired_sentences(table)]
+    return out
+
+
+def convergence_sentences(frame: pd.DataFrame) -> list[str]:
+    """The E x λ map of a ``study_convergence`` table (one model) in words: where it peaks, and
+    per E the default λ = 1 against the term dropped (λ = 0), paired by seed."""
+    table = convergence_map(frame)
+    stacked = table.stack()
+    (best_e, best_l), (worst_e, worst_l) = stacked.idxmax(), stacked.idxmin()
+    spread = (table.max(axis=1) - table.min(axis=1))
+    out = [f"The map peaks at E = {int(best_e)}, λ = {best_l:g} ({stacked.max():.2f}%) and is lowest at E = {int(worst_e)}, "
+           f"λ = {worst_l:g} ({stacked.min():.2f}%); across λ at one E the means differ by at most {spread.max():.2f} "
+           f"points, across E by up to {(table.max(axis=0) - table.min(axis=0)).max():.2f}."]
+    if {0.0, 1.0} <= set(frame["convergence"]):
+        pairs = paired_difference(frame, 1.0, 0.0, by="warmup_epochs", column="convergence")
+        out += [line.replace("warmup_epochs = ", "E = ") for line in paired_sentences(pairs, a="λ = 1", b="λ = 0",
+                                                                                       where=("warmup_epochs",))]
+    return out
