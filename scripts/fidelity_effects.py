@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 import drive_lab  # noqa: E402
 from drive_lab import models, scores  # noqa: E402
 from drive_lab.config import RunConfig  # noqa: E402
-from drive_lab.analysis.score_modes import mask_in_mode as mask_of, shared_fraction as overlap  # noqa: E402
+from drive_lab.analysis.score_modes import mask_in_mode, shared_fraction  # noqa: E402
 from drive_lab.masks import Masks, keep_top  # noqa: E402
 from drive_lab.phases import prepare, scoring_source  # noqa: E402
 from drive_lab.runtime import environment, resolve_device  # noqa: E402
@@ -43,12 +43,12 @@ def bn_and_scoring_set(args) -> dict:
         for sparsity in args.sparsities:
             density = 1 - sparsity
             for name, score in (("snip", scores.snip), ("grasp", scores.grasp)):
-                train = mask_of(score, model, batch, density, training=True)
-                evaluated = mask_of(score, model, batch, density, training=False)
-                out.setdefault(f"{name} train vs eval mode, {sparsity:.0%}", []).append(overlap(train, evaluated))
-            one_batch = mask_of(scores.snip, model, batch, density, training=False)
-            balanced = mask_of(scores.snip, model, per_class, density, training=False)
-            out.setdefault(f"snip 64-example batch vs 10 per class, {sparsity:.0%}", []).append(overlap(one_batch, balanced))
+                train = mask_in_mode(score, model, batch, density, training=True)
+                evaluated = mask_in_mode(score, model, batch, density, training=False)
+                out.setdefault(f"{name} train vs eval mode, {sparsity:.0%}", []).append(shared_fraction(train, evaluated))
+            one_batch = mask_in_mode(scores.snip, model, batch, density, training=False)
+            balanced = mask_in_mode(scores.snip, model, per_class, density, training=False)
+            out.setdefault(f"snip 64-example batch vs 10 per class, {sparsity:.0%}", []).append(shared_fraction(one_batch, balanced))
     return out
 
 

@@ -76,12 +76,19 @@ def test_pruning_time_counts_every_round(trajectory):
     assert result.seconds["pruning"] == pytest.approx(result.seconds["warmup"] + rounds)
 
 
-def test_grid_reuses_one_trajectory_and_matches_single_runs(monkeypatch):
+@pytest.fixture
+def round_trainings(monkeypatch):
+    """The calls of IMP's round training (imp.train), one entry per round trained."""
     drive_lab.set_progress(False)
-    base = RunConfig(sparsity=0.5, **FAST)
     calls = []
     real_train = imp.train
     monkeypatch.setattr(imp, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    return calls
+
+
+def test_grid_reuses_one_trajectory_and_matches_single_runs(round_trainings):
+    base = RunConfig(sparsity=0.5, **FAST)
+    calls = round_trainings
     grid = imp.run_imp_grid(base, [0.36, 0.5])  # 0.64 density = 2 rounds; 0.5 = 4 rounds
     assert len(calls) == 4  # the rounds of the sparsest target only; final trainings go through finish
     single = drive_lab.run(base.replace(sparsity=0.36))
@@ -91,12 +98,9 @@ def test_grid_reuses_one_trajectory_and_matches_single_runs(monkeypatch):
     assert grid[1].config["iterations"] == 4 and grid[0].config["iterations"] == 2
 
 
-def test_one_trajectory_serves_the_after_pruning_checks_as_single_runs_would(monkeypatch):
-    drive_lab.set_progress(False)
+def test_one_trajectory_serves_the_after_pruning_checks_as_single_runs_would(round_trainings):
     base = RunConfig(sparsity=0.36, **FAST)
-    calls = []
-    real_train = imp.train
-    monkeypatch.setattr(imp, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    calls = round_trainings
     targets = [base.replace(sanity=c) for c in ("reinit", "none", "shuffle")]
     shared = imp.run_imp_targets(targets)
     assert len(calls) == 2  # the two rounds of 0.36 once, not once per check

@@ -18,6 +18,11 @@ from .tables import paired_difference
 __all__ = ["convergence_sentences", "fair_score_sentences", "term_sentences"]
 
 
+def _prefixed(prefix: str, lines: list[str]) -> list[str]:
+    """``lines`` with ``prefix`` in front, each line's first letter lowered to continue it."""
+    return [f"{prefix}{line[0].lower()}{line[1:]}" for line in lines]
+
+
 def fair_score_sentences(scores: pd.DataFrame, rivals: Sequence[str] = ("snip", "synflow", "grasp", "magnitude",
                                                                       "random")) -> list[str]:
     """DRIVE against each rival score at the same (E, N), paired by seed, per network and sparsity.
@@ -34,7 +39,7 @@ def fair_score_sentences(scores: pd.DataFrame, rivals: Sequence[str] = ("snip", 
             if not (same["method"] == rival).any():
                 continue
             table = paired_difference(same, "drive", rival, column="method")
-            out += [f"{model}, both E = {e}, N = {n}, {line[0].lower()}{line[1:]}" for line in paired_sentences(table)]
+            out += _prefixed(f"{model}, both E = {e}, N = {n}, ", paired_sentences(table))
     return out
 
 
@@ -47,7 +52,7 @@ def term_sentences(terms: pd.DataFrame, variant: str = "without convergence") ->
         if not (part["label"] == variant).any():
             continue
         table = paired_difference(part, "DRIVE (full)", variant)
-        out += [f"{model}, {line[0].lower()}{line[1:]}" for line in paired_sentences(table)]
+        out += _prefixed(f"{model}, ", paired_sentences(table))
     return out
 
 
@@ -63,6 +68,5 @@ def convergence_sentences(frame: pd.DataFrame) -> list[str]:
            f"points, across E by up to {(table.max(axis=0) - table.min(axis=0)).max():.2f}."]
     if {0.0, 1.0} <= set(frame["convergence"]):
         pairs = paired_difference(frame, 1.0, 0.0, by="warmup_epochs", column="convergence")
-        out += [line.replace("warmup_epochs = ", "E = ") for line in paired_sentences(pairs, a="λ = 1", b="λ = 0",
-                                                                                       where=("warmup_epochs",))]
+        out += paired_sentences(pairs.rename(columns={"warmup_epochs": "E"}), a="λ = 1", b="λ = 0", where=("E",))
     return out
