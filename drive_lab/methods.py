@@ -232,6 +232,14 @@ def _synflow_options(config) -> dict:
     return {"input_shape": (info.in_channels, info.image_size, info.image_size)}
 
 
+def _synflow_validate(config) -> None:
+    # SynFlow's all-ones input and |θ| network are defined for continuous inputs; token ids
+    # index an embedding, so there is no "input of ones" to send through it.
+    if dataset_info(config.dataset).is_text:
+        raise ValueError(f"synflow needs a continuous input (its score is the flow of an all-ones image); "
+                         f"data set {config.dataset!r} is text; every other method (e.g. drive, snip, prospr) reads text")
+
+
 def _dense_resolve(config) -> dict:
     # Sparsity means nothing for the dense network: one identity (and one stored run)
     # serves every sparsity of a sweep.
@@ -280,7 +288,7 @@ def _register_builtins() -> None:
         reference="Alizadeh, Tailor, Zintgraf, van Amersfoort, Farquhar, Lane & Gal 2022, ICLR", baseline=True)
     register_method(
         "synflow", legend_rank=4, score=scores.synflow, kind="iterative", iterations=100, uses_data=False,
-        options=_synflow_options, display_name="SynFlow", color="#cc79a7", marker="D",
+        options=_synflow_options, validate=_synflow_validate, display_name="SynFlow", color="#cc79a7", marker="D",
         description="SynFlow, data-free, 100 iterations (Tanaka et al. 2020)",
         reference="Tanaka, Kunin, Yamins & Ganguli 2020, NeurIPS", baseline=True, cheap=True)
     register_method(

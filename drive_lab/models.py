@@ -1,7 +1,6 @@
 """The five networks used in the experiments, plus input checks and parameter counts.
 
-Every model takes images of shape ``(B, in_channels, image_size, image_size)`` and
-returns logits of shape ``(B, num_classes)``; all parameters are float32.
+Every model returns logits of shape ``(B, num_classes)``; all parameters are float32.
 
 ==========  ================================================================
 name        architecture
@@ -12,7 +11,13 @@ alexnet     the common CIFAR variant of AlexNet (no dropout, one linear layer)
 vgg16       VGG-16 with BatchNorm, CIFAR head (global pool + one linear layer)
 resnet18    CIFAR ResNet-18 (3x3 stem, no max-pool)
 transformer a small pre-norm Transformer encoder reading an image as a sequence of its rows
+text_       the same encoder on token ids (an ``nn.Embedding`` in front), for text data
+transformer
 ==========  ================================================================
+
+The image models take ``(B, in_channels, image_size, image_size)`` float images; the text
+model takes ``(B, sequence_length)`` int64 token ids (0 = padding) and is built with
+``vocab_size`` and ``sequence_length`` instead.
 
 Choices that hold for every model:
 
@@ -42,9 +47,11 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["MODELS", "build", "check_input", "count_parameters", "count_prunable"]
+__all__ = ["MODELS", "TEXT_MODELS", "build", "check_input", "count_parameters", "count_prunable"]
 
-MODELS: tuple[str, ...] = ("mlp", "conv", "alexnet", "vgg16", "resnet18", "transformer")
+MODELS: tuple[str, ...] = ("mlp", "conv", "alexnet", "vgg16", "resnet18", "transformer", "text_transformer")
+#: The models that read token ids (a text data set) instead of images.
+TEXT_MODELS: tuple[str, ...] = ("text_transformer",)
 
 # VGG-16 conv widths; "M" is a 2x2 max-pool.
 _VGG16_CHANNELS: tuple[int | str, ...] = (
@@ -359,14 +366,54 @@ class RowTransformer(nn.Module):
 
     def reset_reference(self) -> None:
         """The Vision Transformer reference init (module docstring)."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02, a=-0.04, b=0.04)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-        nn.init.trunc_normal_(self.position, std=0.02, a=-0.04, b=0.04)
+        _reset_transformer(self)
+
+
+class TextTransformer(nn.Module):
+    """The encoder of :class:`RowTransformer` on token ids: a text classifier.
+
+    ``(B, sequence_length)`` int64 ids → ``embed`` (``nn.Embedding``, id 0 = padding, kept at
+    zero) + a learned position embedding → ``depth`` :class:`EncoderBlock` s → LayerNorm →
+    mean over the non-padding tokens → ``classifier``. Prunable: every ``Linear.weight``
+    (attention projections, MLPs, classifier); the token embedding is a lookup table, not a
+    connection between units, and stays dense like LayerNorms, biases and the position
+    embedding (see docs/method.md). Padding tokens are not masked inside attention (a
+    simplification: they carry only the position embedding).
+    """
+
+    def __init__(self, num_classes: int, vocab_size: int, sequence_length: int,
+                 width: int = 64, depth: int = 2, heads: int = 4) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, width, padding_idx=0)
+        self.position = nn.Parameter(torch.zeros(1, sequence_length, width))
+        self.blocks = nn.Sequential(*(EncoderBlock(width, heads) for _ in range(depth)))
+        self.norm = nn.LayerNorm(width)
+        self.classifier = nn.Linear(width, num_classes)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if ids.dim() != 2 or ids.dtype != torch.long:
+            raise ValueError(f"expected int64 token ids (B, sequence_length); got {ids.dtype} {tuple(ids.shape)}")
+        y = self.norm(self.blocks(self.embed(ids) + self.position))
+        words = (ids != 0).unsqueeze(-1).to(y.dtype)  # (B, L, 1): 1 for a word, 0 for padding
+        return self.classifier((y * words).sum(dim=1) / words.sum(dim=1).clamp(min=1))
+
+    def reset_reference(self) -> None:
+        """The Vision Transformer reference init; the token embedding like the Linear weights."""
+        _reset_transformer(self)
+        nn.init.trunc_normal_(self.embed.weight, std=0.02, a=-0.04, b=0.04)
+        with torch.no_grad():
+            self.embed.weight[0].zero_()  # the padding id
+
+
+def _reset_transformer(model: nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=0.02, a=-0.04, b=0.04)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    nn.init.trunc_normal_(model.position, std=0.02, a=-0.04, b=0.04)
 
 
 # --------------------------------------------------------------------------- building
@@ -377,7 +424,7 @@ INITS = ("reference", "legacy")
 
 def _init_weights(model: nn.Module, init: str = "reference") -> None:
     """Initialise ``model`` in place by scheme ``init`` (see the module docstring)."""
-    if isinstance(model, RowTransformer):
+    if isinstance(model, (RowTransformer, TextTransformer)):
         if init == "reference":
             model.reset_reference()
         return
@@ -414,7 +461,8 @@ def reinitialise(model: nn.Module, init: str = "reference", seed: int = 0) -> nn
     return model
 
 
-def _construct(name: str, num_classes: int, in_channels: int, image_size: int, init: str = "reference") -> nn.Module:
+def _construct(name: str, num_classes: int, in_channels: int, image_size: int, init: str = "reference",
+               vocab_size: int | None = None, sequence_length: int | None = None) -> nn.Module:
     """Instantiate and initialise model ``name`` (arguments already validated).
 
     Raises :class:`_InputTooSmall` where the size is fixed at build time and too small.
@@ -429,8 +477,10 @@ def _construct(name: str, num_classes: int, in_channels: int, image_size: int, i
         model = VGG16BN(num_classes, in_channels)
     elif name == "resnet18":
         model = ResNet18CIFAR(num_classes, in_channels)
-    else:
+    elif name == "transformer":
         model = RowTransformer(num_classes, in_channels, image_size)
+    else:
+        model = TextTransformer(num_classes, vocab_size, sequence_length)
     _init_weights(model, init)
     return model
 
@@ -460,16 +510,20 @@ def _check_name(name: object) -> None:
 
 
 def build(name: str, num_classes: int = 10, in_channels: int = 1, image_size: int = 28,
-          init: str = "reference") -> nn.Module:
+          init: str = "reference", *, vocab_size: int | None = None, sequence_length: int | None = None) -> nn.Module:
     """Build model ``name`` (one of :data:`MODELS`) with fresh float32 weights.
 
     Args:
-        name: ``"mlp"``, ``"conv"``, ``"alexnet"``, ``"vgg16"`` or ``"resnet18"``.
+        name: one of :data:`MODELS`; those in :data:`TEXT_MODELS` read token ids.
         num_classes: number of output logits, ``>= 2`` (default 10).
         in_channels: image channels, ``>= 1`` (default 1, e.g. Fashion-MNIST).
         image_size: side of the square input images, ``>= 1`` (default 28).
             ``mlp`` and ``alexnet`` are sized for exactly this; the others adapt.
         init: initialisation scheme, one of :data:`INITS` (default ``"reference"``).
+        vocab_size, sequence_length: a text model's input (ids ``0 .. vocab_size - 1``,
+            ``sequence_length`` tokens); required for :data:`TEXT_MODELS`, refused for the
+            image models (``in_channels`` and ``image_size`` are ignored for text).
+            :meth:`drive_lab.data.DatasetInfo.model_inputs` gives the right arguments.
 
     Returns:
         A module in training mode mapping ``(B, in_channels, image_size, image_size)``
@@ -483,12 +537,17 @@ def build(name: str, num_classes: int = 10, in_channels: int = 1, image_size: in
     """
     _check_name(name)
     _check_int("num_classes", num_classes, 2)
-    _check_int("in_channels", in_channels, 1)
-    _check_int("image_size", image_size, 1)
+    _check_modality(name, vocab_size is not None or sequence_length is not None)
+    if name in TEXT_MODELS:
+        _check_int("vocab_size", vocab_size, 2)
+        _check_int("sequence_length", sequence_length, 1)
+    else:
+        _check_int("in_channels", in_channels, 1)
+        _check_int("image_size", image_size, 1)
     if init not in INITS:
         raise ValueError(f"unknown init={init!r}; valid choices: {', '.join(INITS)}")
     try:
-        model = _construct(name, num_classes, in_channels, image_size, init)
+        model = _construct(name, num_classes, in_channels, image_size, init, vocab_size, sequence_length)
     except _InputTooSmall as err:
         raise ValueError(_input_error(name, in_channels, image_size, str(err), built_for_size=False)) from None
     # Guard against a changed torch default dtype: the library assumes float32.
@@ -502,7 +561,7 @@ def _models_accepting(in_channels: int, image_size: int) -> list[str]:
     allocated, nothing is computed, and torch's RNG is left untouched.
     """
     accepting = []
-    for name in MODELS:
+    for name in (n for n in MODELS if n not in TEXT_MODELS):
         try:
             with torch.device("meta"):
                 model = _construct(name, 10, in_channels, image_size).eval()
@@ -527,7 +586,19 @@ def _input_error(name: str, in_channels: int, image_size: int, reason: str, buil
     return message
 
 
-def check_input(model: nn.Module, in_channels: int, image_size: int, name: str | None = None) -> None:
+def _check_modality(name: str, text_input: bool) -> None:
+    """``ValueError`` when a text model gets image sizes or an image model gets token ids."""
+    images = [n for n in MODELS if n not in TEXT_MODELS]
+    if name in TEXT_MODELS and not text_input:
+        raise ValueError(f"model {name!r} reads token ids: it needs a text data set (vocab_size and "
+                         f"sequence_length, e.g. dataset 'ag_news'); models for images: {', '.join(images)}")
+    if name not in TEXT_MODELS and text_input:
+        raise ValueError(f"model {name!r} reads images, not token ids; models for a text data set: "
+                         f"{', '.join(TEXT_MODELS)}")
+
+
+def check_input(model: nn.Module, in_channels: int | None = None, image_size: int | None = None,
+                name: str | None = None, *, vocab_size: int | None = None, sequence_length: int | None = None) -> None:
     """Check that ``model`` maps a ``(2, in_channels, image_size, image_size)`` batch to
     logits ``(2, num_classes)``, by a dummy forward pass of zeros.
 
@@ -548,14 +619,25 @@ def check_input(model: nn.Module, in_channels: int, image_size: int, name: str |
             ``(2, num_classes)``; the message names the model, the input shape and
             the models in :data:`MODELS` that do accept this input size.
     """
-    _check_int("in_channels", in_channels, 1)
-    _check_int("image_size", image_size, 1)
     label = name if name is not None else getattr(model, "arch", type(model).__name__)
+    text_input = vocab_size is not None or sequence_length is not None
+    if isinstance(model, TextTransformer) != text_input:
+        _check_modality(TEXT_MODELS[0] if isinstance(model, TextTransformer) else label, text_input)
+    if text_input:
+        _check_int("vocab_size", vocab_size, 2)
+        _check_int("sequence_length", sequence_length, 1)
+    else:
+        _check_int("in_channels", in_channels, 1)
+        _check_int("image_size", image_size, 1)
 
     reference = next(iter(model.parameters()), None)
     device = reference.device if reference is not None else torch.device("cpu")
     dtype = reference.dtype if reference is not None else torch.float32
-    dummy = torch.zeros(2, in_channels, image_size, image_size, device=device, dtype=dtype)
+    if text_input:  # token ids: all padding but the last id, the largest a data set can hold
+        dummy = torch.zeros(2, sequence_length, device=device, dtype=torch.long)
+        dummy[:, 0] = vocab_size - 1
+    else:
+        dummy = torch.zeros(2, in_channels, image_size, image_size, device=device, dtype=dtype)
 
     training_flags = [(module, module.training) for module in model.modules()]
     try:
@@ -564,6 +646,9 @@ def check_input(model: nn.Module, in_channels: int, image_size: int, name: str |
             logits = model(dummy)
     except (RuntimeError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if text_input:
+            raise ValueError(f"model {label!r} cannot take token ids of shape (2, {sequence_length}) below "
+                             f"vocab_size={vocab_size} ({reason}); rebuild it with these sizes") from err
         raise ValueError(_input_error(label, in_channels, image_size, reason, built_for_size=True)) from err
     finally:
         for module, was_training in training_flags:
@@ -579,6 +664,8 @@ def check_input(model: nn.Module, in_channels: int, image_size: int, name: str |
     )
     if not shape_ok:
         got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        if text_input:
+            raise ValueError(f"model {label!r} maps token ids to output {got}, expected {expected}")
         raise ValueError(_input_error(label, in_channels, image_size, f"output {got}, expected {expected}", True))
 
 

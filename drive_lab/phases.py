@@ -33,15 +33,15 @@ FINAL_TRAINING_STREAM = 2_000_003
 
 @functools.lru_cache(maxsize=64)
 def check_model_fits(model_name: str, dataset: str) -> None:
-    """``ValueError`` unless model ``model_name`` accepts ``dataset``'s images.
+    """``ValueError`` unless model ``model_name`` accepts ``dataset``'s inputs (images or token ids).
 
     Built on PyTorch's meta device (shapes only, no memory, no arithmetic), so checking a
     VGG-16 costs milliseconds; cached per (model, dataset).
     """
     info = data_module.dataset_info(dataset)
     with torch.device("meta"):
-        model = build(model_name, num_classes=info.num_classes, in_channels=info.in_channels, image_size=info.image_size)
-    check_input(model, info.in_channels, info.image_size, model_name)
+        model = build(model_name, num_classes=info.num_classes, **info.model_inputs())
+    check_input(model, name=model_name, **info.model_inputs())
 
 
 def check_run(config: RunConfig) -> None:
@@ -66,17 +66,15 @@ def prepare(config: RunConfig):
     device = resolve_device(config.device)
     info = data_module.dataset_info(config.dataset)
     seed_everything(config.seed)
-    model = build(config.model, num_classes=info.num_classes, in_channels=info.in_channels, image_size=info.image_size,
-                  init=config.init)
-    check_input(model, info.in_channels, info.image_size, config.model)
+    model = build(config.model, num_classes=info.num_classes, init=config.init, **info.model_inputs())
+    check_input(model, name=config.model, **info.model_inputs())
     data = data_module.load(
         config.dataset, root=config.data_root, subset=config.subset, test_subset=config.test_subset,
         device=device, download=config.download, augment=config.augment,
     )
     if data.num_classes != info.num_classes:  # e.g. a partial Tiny ImageNet folder
         seed_everything(config.seed)
-        model = build(config.model, num_classes=data.num_classes, in_channels=info.in_channels,
-                      image_size=info.image_size, init=config.init)
+        model = build(config.model, num_classes=data.num_classes, init=config.init, **info.model_inputs())
     model = model.to(device)
     _prime(model, data, config.batch_size)
     return config, device, model, data

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import ImageData
+from .data import TensorData
 from .masks import Masks
 from .progress import progress
 from .runtime import synchronize
@@ -152,7 +152,7 @@ def check_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, split: st
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: ImageData, train: bool = False, batch_size: int = 1000) -> tuple[float, float]:
+def evaluate(model: nn.Module, data: TensorData, train: bool = False, batch_size: int = 1000) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of ``model`` on the test set (or the training set)."""
     x_all, y_all = (data.x_train, data.y_train) if train else (data.x_test, data.y_test)
     check_examples(model, x_all, y_all, "training" if train else "test")
@@ -163,7 +163,7 @@ def evaluate(model: nn.Module, data: ImageData, train: bool = False, batch_size:
     correct = torch.zeros((), device=device, dtype=torch.long)
     for start in range(0, len(x_all), batch_size):
         x, y = x_all[start : start + batch_size], y_all[start : start + batch_size]
-        if device.type == "cuda":
+        if device.type == "cuda" and x.dim() == 4:  # images only; token ids stay as they are
             x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(device):
             logits = model(x)
@@ -187,7 +187,7 @@ def make_optimiser(model: nn.Module, optimisation: Optimisation) -> torch.optim.
 
 def train(
     model: nn.Module,
-    data: ImageData,
+    data: TensorData,
     epochs: int,
     optimisation: Optimisation = Optimisation(),
     masks: Masks | None = None,
@@ -239,7 +239,7 @@ def train(
         check_every = 1 if device.type == "cpu" else _CHECK_EVERY
         checked = 0  # steps already checked: each check looks only at the new ones
         for step, (x, y) in enumerate(data.epoch(optimisation.batch_size, generator), start=1):
-            if device.type == "cuda":
+            if device.type == "cuda" and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with _autocast(device):
                 logits = model(x)

@@ -43,11 +43,14 @@ def test_registry_matches_documented_shapes():
         "cifar100": (3, 32, 100),
         "tiny_imagenet": (3, 64, 200),
     }
-    assert set(DATASETS) == set(expected)
+    assert set(DATASETS) == set(expected) | {"ag_news"}
     for name, (channels, size, classes) in expected.items():
         info = dataset_info(name)
         assert (info.in_channels, info.image_size, info.num_classes) == (channels, size, classes)
-        assert info.description
+        assert info.description and not info.is_text
+    text = dataset_info("ag_news")  # 4 topics as 64 token ids from a 20,000-id vocabulary
+    assert text.is_text and text.num_classes == 4
+    assert text.model_inputs() == {"vocab_size": 20_000, "sequence_length": 64}
 
 
 @pytest.mark.parametrize("call", [lambda: dataset_info("mnist"), lambda: load("imagenet")])

@@ -5,7 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from drive_lab.models import MODELS, build, check_input, count_parameters, count_prunable
+from drive_lab.models import MODELS, TEXT_MODELS, build, check_input, count_parameters, count_prunable
+
+IMAGE_MODELS = [name for name in MODELS if name not in TEXT_MODELS]
 
 
 def forward_shape(model: nn.Module, in_channels: int, image_size: int) -> tuple[int, ...]:
@@ -85,7 +87,7 @@ def test_output_shape(name, in_channels, image_size):
     assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", IMAGE_MODELS)
 def test_hundred_classes(name):
     model = build(name, num_classes=100, in_channels=3, image_size=32)
     assert forward_shape(model, 3, 32) == (2, 100)
@@ -203,10 +205,11 @@ def test_bad_arguments(kwargs, problem):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_seeded_builds_identical(name):
+    sizes = {"vocab_size": 50, "sequence_length": 8} if name in TEXT_MODELS else {"in_channels": 3, "image_size": 32}
     torch.manual_seed(0)
-    first = build(name, 10, in_channels=3, image_size=32).state_dict()
+    first = build(name, 10, **sizes).state_dict()
     torch.manual_seed(0)
-    second = build(name, 10, in_channels=3, image_size=32).state_dict()
+    second = build(name, 10, **sizes).state_dict()
     assert first.keys() == second.keys()
     assert all(torch.equal(first[key], second[key]) for key in first)
 

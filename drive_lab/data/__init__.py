@@ -18,15 +18,19 @@ Supported data sets (see :data:`DATASETS`):
 * ``"cifar10"`` / ``"cifar100"`` -- read from the "python version" pickle
   batches that torchvision downloads.
 * ``"tiny_imagenet"`` -- read from an unzipped ``tiny-imagenet-200`` folder.
+* ``"ag_news"`` -- AG News text classification from its CSV files (or fetched through
+  Hugging Face ``datasets``), as token-id sequences (:class:`TextData`).
 
 Files are searched for in ``root``, then in the folder named by the
 environment variable ``DRIVE_LAB_DATA`` (see :data:`DATA_ENV_VAR`), then in
 the default places described in :func:`load`.
 
 Modules: :mod:`.registry` (:class:`DatasetInfo`, :func:`register_dataset`),
-:mod:`.image_data` (:class:`ImageData`, :func:`augment_batch`), :mod:`.loading`
-(:func:`load`), :mod:`.search` (the search folders), and one reader per source:
-:mod:`.digits`, :mod:`.fashion_mnist`, :mod:`.cifar`, :mod:`.tiny_imagenet`.
+:mod:`.tensor_data` (:class:`TensorData`: batching), :mod:`.image_data` (:class:`ImageData`,
+:func:`augment_batch`), :mod:`.text` (:class:`TextData`, tokens and vocabulary),
+:mod:`.loading` (:func:`load`), :mod:`.search` (the search folders), and one reader per
+source: :mod:`.digits`, :mod:`.fashion_mnist`, :mod:`.cifar`, :mod:`.tiny_imagenet`,
+:mod:`.ag_news`.
 The names re-exported here are bound once, at import: setting one on this package
 does not change what a reader uses (e.g. in a test), so set it on the module that
 defines it, such as ``drive_lab.data.fashion_mnist.DEBIAN_FASHION_MNIST_DIR``.
@@ -35,12 +39,14 @@ from __future__ import annotations
 
 from ..paths import DATA_ENV_VAR, DEFAULT_DATA_ROOT
 from .image_data import CROP_PADDING, ImageData, augment_batch
+from .tensor_data import TensorData
+from .text import TextData
 from .loading import check_available, load
 from .registry import DATASETS, DatasetInfo, DatasetNotFoundError, RawSplit, dataset_info, register_dataset
 
 # The built-in sources register themselves when imported, in this order, which is the
 # order of DATASETS (and of the choices users are shown).
-from . import digits, fashion_mnist, cifar, tiny_imagenet  # noqa: F401
+from . import digits, fashion_mnist, cifar, tiny_imagenet, ag_news  # noqa: F401
 from .digits import _digits_table
 from .fashion_mnist import DEBIAN_FASHION_MNIST_DIR, read_idx
 from .tiny_imagenet import TINY_IMAGENET_CACHE_NAME, TINY_IMAGENET_URL
@@ -58,6 +64,8 @@ __all__ = [
     "DatasetNotFoundError",
     "ImageData",
     "RawSplit",
+    "TensorData",
+    "TextData",
     "augment_batch",
     "check_available",
     "dataset_info",

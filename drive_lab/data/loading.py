@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 from ..runtime import resolve_device
+from . import text
 from .image_data import ImageData, check_positive_int
+from .text import TextData
 from .registry import DatasetNotFoundError, RawSplit, dataset_info, dataset_source
 from .search import search_key
 
@@ -33,12 +35,14 @@ def load(
     device: str | torch.device = "cpu",
     download: bool = False,
     augment: bool | None = None,
-) -> ImageData:
-    """Load data set ``name`` onto ``device`` as normalised tensors.
+) -> ImageData | TextData:
+    """Load data set ``name`` onto ``device`` as normalised tensors (token ids for text).
 
     Args:
         name: one of :data:`DATASETS` (``"digits"``, ``"fashion_mnist"``,
-            ``"cifar10"``, ``"cifar100"``, ``"tiny_imagenet"``).
+            ``"cifar10"``, ``"cifar100"``, ``"tiny_imagenet"``, ``"ag_news"``). A text
+            data set returns a :class:`~drive_lab.data.text.TextData` (token ids, see
+            :mod:`~drive_lab.data.text`; ``augment`` must not be True).
         root: folder holding the data set files.  Searched first; then
             ``$DRIVE_LAB_DATA``; then ``./data`` (only when ``root`` is
             None) and, for Fashion-MNIST, ``/usr/share/datasets/fashion-mnist``.
@@ -75,6 +79,12 @@ def load(
     if test_subset is not None:
         test_subset = check_positive_int(test_subset, "test_subset")
     target = resolve_device(device)
+    if info.is_text:
+        if augment:
+            raise ValueError(f"augment=True is for images; {name} is text (token ids), which is never augmented")
+        split = text.encoded(name, root, download)
+        return text.to_text_data(name, split, _subset_index(split[1], subset, "subset", "training"),
+                                 _subset_index(split[3], test_subset, "test_subset", "test"), target)
 
     raw, mean, std = _read_raw(name, root, download)
 
@@ -113,18 +123,23 @@ def check_available(
         DatasetNotFoundError: the files are missing and ``download`` is False.
         ValueError: unknown ``name``, bad subset sizes, an empty split, or malformed files.
     """
-    dataset_info(name)
+    info = dataset_info(name)
     for value, argument in ((subset, "subset"), (test_subset, "test_subset")):
         if value is not None:
             check_positive_int(value, argument)
     try:
-        raw, _, _ = _read_raw(name, root, download=False)
+        if info.is_text:
+            split = text.encoded(name, root, download=False)
+            train_labels, test_labels = split[1], split[3]
+        else:
+            raw, _, _ = _read_raw(name, root, download=False)
+            train_labels, test_labels = raw.y_train, raw.y_test
     except DatasetNotFoundError:
         if download:
             return
         raise
-    _subset_index(raw.y_train, subset, "subset", "training")
-    _subset_index(raw.y_test, test_subset, "test_subset", "test")
+    _subset_index(train_labels, subset, "subset", "training")
+    _subset_index(test_labels, test_subset, "test_subset", "test")
 
 
 # Decoded data sets of this process, so a sweep of many runs reads and decodes each file

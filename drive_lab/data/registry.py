@@ -23,9 +23,11 @@ import numpy as np
 class DatasetInfo:
     """Static description of a supported data set.
 
-    ``image_size`` is the height = width in pixels.  ``default_augment`` is
-    whether :func:`load` turns on crop+flip augmentation when ``augment`` is
-    not given.
+    Images: ``in_channels`` and ``image_size`` (height = width in pixels).
+    ``default_augment`` is whether :func:`load` turns on crop+flip augmentation when
+    ``augment`` is not given. Text (``vocab_size`` set): every example is
+    ``sequence_length`` token ids in ``0 .. vocab_size - 1``; ``in_channels`` and
+    ``image_size`` are 0 there.
     """
 
     in_channels: int
@@ -33,6 +35,19 @@ class DatasetInfo:
     num_classes: int
     description: str
     default_augment: bool = False
+    vocab_size: int | None = None
+    sequence_length: int | None = None
+
+    @property
+    def is_text(self) -> bool:
+        """Whether the examples are token-id sequences (else images)."""
+        return self.vocab_size is not None
+
+    def model_inputs(self) -> dict:
+        """The input-size arguments of :func:`drive_lab.models.build` for this data set."""
+        if self.is_text:
+            return {"vocab_size": self.vocab_size, "sequence_length": self.sequence_length}
+        return {"in_channels": self.in_channels, "image_size": self.image_size}
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -55,7 +70,7 @@ class RawSplit:
     num_classes: int
 
 
-#: ``reader(name, root, download) -> RawSplit``: ``name`` is the registered name (one
+#: ``reader(name, root, download) -> RawSplit`` (a text data set's: ``RawText``): ``name`` is the registered name (one
 #: reader may serve several data sets), ``root`` the caller's folder or ``None``,
 #: ``download`` whether fetching missing files is allowed.
 Reader = Callable[[str, str | os.PathLike | None, bool], RawSplit]
