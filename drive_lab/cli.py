@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="sizes (default: $DRIVE_LAB_PRESET, else gpu with CUDA, else cpu)")
     experiment_parser.add_argument("--recompute", action="store_true",
                                    help="recompute the table even if its CSV exists (stored runs are still reused)")
+    experiment_parser.add_argument("--extend", action="store_true",
+                                   help="keep the committed table's rows and run only the planned runs it lacks "
+                                        "(e.g. a network added to the plan)")
     experiment_parser.add_argument("--results-dir", default=None, help="run store (default: $DRIVE_LAB_RESULTS or results/)")
     experiment_parser.add_argument("--tables-dir", default=None, help="where <preset>/<name>.csv go (default: results/)")
     experiment_parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -260,7 +263,7 @@ def experiment_command(parser: argparse.ArgumentParser, args: argparse.Namespace
     with executor_for(args.jobs, args.dask) as executor:
         for name in names:
             frame = experiments.results(name, args.preset, recompute=args.recompute, tables_dir=args.tables_dir,
-                                        results_dir=args.results_dir, executor=executor)
+                                        results_dir=args.results_dir, executor=executor, extend=args.extend)
             print(f"{name}: {len(frame)} runs; {frame.attrs['source']}")
     return 0
 

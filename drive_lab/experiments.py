@@ -128,7 +128,7 @@ def table_path(name: str, preset: Preset, tables_dir: str | os.PathLike = "resul
 
 def results(name: str, preset: str | Preset | None = None, recompute: bool = False,
             tables_dir: str | os.PathLike | None = None, results_dir: str | os.PathLike | None = None,
-            executor=None):
+            executor=None, extend: bool = False):
     """The experiment's table (pandas DataFrame, one row per run; see ``load_results``).
 
     Reads the committed ``<tables_dir>/<preset>/<name>.csv`` when present and
@@ -136,6 +136,10 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     ``results_dir``) and writes the CSV and its JSON provenance. ``frame.attrs["source"]``
     says which happened. ``tables_dir`` defaults to the ``results/`` folder of the
     repository when drive_lab runs from a checkout, else ``results/`` here.
+
+    ``extend``: keep the committed table's rows that the plan still holds and run only the
+    planned runs it lacks (e.g. a network added to the study), then write the union. For when
+    the run store no longer holds the table's runs; the sidecar records the extension.
     """
     import pandas
 
@@ -143,11 +147,12 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     preset = preset if isinstance(preset, Preset) else get_preset(preset)
     tables = Path(tables_dir) if tables_dir is not None else default_tables_dir()
     path = table_path(name, preset, tables)
+    if extend and recompute:
+        raise ValueError("extend and recompute exclude each other: extend keeps the committed rows, recompute rewrites them")
+    if extend and path.exists():
+        return _extended(name, preset, path, results_dir, executor)
     if path.exists() and not recompute:
-        frame = pandas.read_csv(path, keep_default_na=False, na_values=[""])
-        frame["collapsed_layers"] = frame["collapsed_layers"].astype(object).fillna("")
-        if "layer_density" in frame:  # stored as JSON text in the CSV
-            frame["layer_density"] = frame["layer_density"].map(json.loads)
+        frame = _read_table(path)
         meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
         frame.attrs["source"] = (f"{path} (committed; produced by `{meta.get('command', command(name, preset))}` "
                                  f"on {meta.get('hardware', 'unrecorded hardware')}, {meta.get('created', '')})")
@@ -173,6 +178,40 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     return frame
 
 
+def _read_table(path: Path):
+    import pandas
+
+    frame = pandas.read_csv(path, keep_default_na=False, na_values=[""])
+    frame["collapsed_layers"] = frame["collapsed_layers"].astype(object).fillna("")
+    if "layer_density" in frame:  # stored as JSON text in the CSV
+        frame["layer_density"] = frame["layer_density"].map(json.loads)
+    return frame
+
+
+def _extended(name: str, preset: Preset, path: Path, results_dir, executor):
+    """The committed table's planned rows plus the planned runs it lacks (see :func:`results`)."""
+    import pandas
+
+    configs = get_experiment(name).configs(preset)
+    old = _read_table(path)
+    planned = {c.key() for c in configs}
+    kept = old[old["key"].isin(planned)]
+    todo = [c for c in configs if c.key() not in set(kept["key"])]
+    previous = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+    start = time.perf_counter()
+    frame = kept
+    if todo:
+        new = run_configs(todo, results_dir=results_dir, executor=executor, show=("model", "method", "sparsity", "seed"))
+        frame = pandas.concat([kept, new[kept.columns.intersection(new.columns)]], ignore_index=True)
+    frame = frame.drop_duplicates("key").reset_index(drop=True)
+    wall = (previous.get("wall_seconds") or 0) + time.perf_counter() - start
+    write_table(frame, name, preset, path, wall_seconds=wall,
+                extended={"previous_created": previous.get("created"), "rows_kept": int(len(kept)),
+                          "rows_added": int(len(frame) - len(kept)), "rows_dropped": int(len(old) - len(kept))})
+    frame.attrs["source"] = f"extended by {len(frame) - len(kept)} runs and written to {path}"
+    return frame
+
+
 def _plan_difference(frame, configs) -> str:
     """'' when the table holds exactly the plan's runs, else how many runs it lacks and has extra."""
     planned = {c.key() for c in configs}
@@ -191,12 +230,15 @@ def _integer_fields() -> list[str]:
             if int in (typing.get_args(hints[f.name]) or (hints[f.name],)) and hints[f.name] is not bool]
 
 
-def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: float | None = None) -> None:
+def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: float | None = None,
+                extended: dict | None = None) -> None:
     """CSV (without the per-layer dicts) plus a JSON sidecar with command, versions and hardware.
 
     The sidecar also records ``wall_seconds`` (this invocation, runs found in the store
     cost nothing) and ``run_seconds`` (the sum of every run's own total time, what the
-    table costs from scratch on one worker).
+    table costs from scratch on one worker). ``extended``: how an ``extend`` invocation
+    changed the committed table (its ``wall_seconds`` then adds this invocation's to the
+    previous ones).
     """
     from .runtime import environment, resolve_device, source_revision
 
@@ -229,5 +271,7 @@ def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: floa
         "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1),
         "run_seconds": round(float(frame["seconds_total"].sum()), 1) if "seconds_total" in frame else None,
     }
+    if extended is not None:
+        meta["extended"] = extended
     with atomic_write(path.with_suffix(".json")) as stream:
         stream.write(json.dumps(meta, indent=1) + "\n")
