@@ -9,6 +9,7 @@ shows the same tables and figures.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -19,9 +20,11 @@ import pandas as pd
 from . import literature, study
 from .analysis import claims
 from .analysis.labels import display_name
+from .config import RunConfig
 from .experiments import command, results, table_path
 from .paths import atomic_write, default_tables_dir
 from .presets import Preset, get_preset
+from .sanity import pruning_identity
 
 REPORT_PATH = Path("docs") / "reproduction.md"
 README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
@@ -129,16 +132,47 @@ def fidelity_markdown(root: str | os.PathLike = ".") -> str:
             "its default is in docs/method.md.\n\n" + _markdown(pd.DataFrame(rows)))
 
 
-def study_time_line(preset: Preset, metas: list[dict]) -> str:
-    """The study's cost from the tables' sidecars (:func:`provenance`): the runs' own seconds over 2 workers,
-    and the invocations' wall time as recorded."""
-    run_seconds = sum(m.get("run_seconds") or 0 for m in metas)
+_COST_COLUMNS = {"key", "method", "sanity", "seconds_rounds", "seconds_total"}
+
+
+def compute_seconds(frames: list[pd.DataFrame]) -> float:
+    """Seconds of compute the study tables' runs cost, each distinct run once and each IMP
+    trajectory once.
+
+    ``frames``: study tables (one row per run, ``key`` and ``seconds_*`` columns). A run in several
+    tables counts once. IMP targets that share a trajectory (same settings but the sparsity and
+    an after-pruning sanity check, :func:`drive_lab.imp.trajectory_identity`) pay for the shared
+    rounds once, the longest member's ``seconds_rounds``, and each its own final training.
+    """
+    runs = pd.concat(frames, ignore_index=True).drop_duplicates("key")
+    imp = runs[runs["method"] == "imp"]
+    other = float(runs.loc[runs["method"] != "imp", "seconds_total"].sum())
+    if imp.empty:
+        return other
+    settings = [f.name for f in dataclasses.fields(RunConfig) if f.name in imp.columns and f.name not in ("sparsity", "sanity")]
+    imp = imp.assign(_prunes_like=imp["sanity"].map(pruning_identity))
+    shared_rounds = imp.groupby(settings + ["_prunes_like"], dropna=False)["seconds_rounds"].max().sum()
+    return other + float(shared_rounds) + float((imp["seconds_total"] - imp["seconds_rounds"]).sum())
+
+
+def _own_minutes(frame: pd.DataFrame, recorded_seconds: float) -> float:
+    """A table's runs' own minutes: :func:`compute_seconds` when it has the columns, else as recorded."""
+    return (compute_seconds([frame]) if _COST_COLUMNS <= set(frame.columns) else recorded_seconds) / 60
+
+
+def study_time_line(preset: Preset, metas: list[dict], frames: list[pd.DataFrame] | None = None) -> str:
+    """The study's cost: its distinct runs' own seconds (:func:`compute_seconds`) over 2 workers, and
+    the invocations' wall time as recorded in the tables' sidecars (:func:`provenance`)."""
     wall = sum(m.get("wall_seconds") or 0 for m in metas)
+    frames = frames if frames and all(_COST_COLUMNS <= set(f.columns) for f in frames) else None
+    run_seconds = compute_seconds(frames) if frames else sum(m.get("run_seconds") or 0 for m in metas)
+    counted = ("each distinct run once and IMP's shared trajectories once" if frames else
+               "IMP's shared trajectories counted once per grid member, so overstated")
     return (f"The whole study is `python -m drive_lab experiment study --preset {preset.name} --jobs 2`. Its runs took "
-            f"{run_seconds / 3600:.1f} h of their own time in all (IMP's shared trajectories counted once per grid "
-            f"member, so overstated), about {run_seconds / 7200:.1f} h of wall time on 2 workers from an empty store; "
+            f"{run_seconds / 3600:.1f} h of their own time in all ({counted}; timed while other work shared the "
+            f"machine), so about {run_seconds / 7200:.1f} h of wall time on 2 workers from an empty store; "
             f"the invocations that wrote the committed tables took {wall / 3600:.1f} h in all (runs already stored "
-            "cost nothing).")
+            "cost nothing; some of them ran side by side).")
 
 
 def speedup_markdown(table: pd.DataFrame) -> str:
@@ -296,13 +330,13 @@ def report_markdown(preset: str | Preset | None = "cpu", tables_dir: str | os.Pa
         out += [f"- `{name}`: {study.QUESTIONS[name][0]}; `{command(name, preset)}`" for name in pending]
         out.append("")
     metas = {name: provenance(name, preset, tables_path) for name in frames}
-    out += ["## Provenance", "", study_time_line(preset, list(metas.values())), ""]
+    out += ["## Provenance", "", study_time_line(preset, list(metas.values()), list(frames.values())), ""]
     for name, meta in metas.items():
         wall = meta.get("wall_seconds")
         cost = meta.get("run_seconds")
         out.append(f"- `{name}`: {meta.get('runs', len(frames[name]))} runs, `{meta.get('command', command(name, preset))}`"
                    f" on {meta.get('hardware', 'unrecorded hardware')}, {meta.get('created', '')}"
-                   + (f"; {cost / 60:.0f} min of the runs' own times in all (IMP grid members share one trajectory, so IMP's are overstated)" if cost else "")
+                   + (f"; {_own_minutes(frames[name], cost):.0f} min of its runs' own times" if cost else "")
                    + (f"; the invocation that wrote it took {wall / 60:.1f} min (runs already stored cost nothing)"
                       if wall else "") + ".")
     out.append("")

@@ -51,3 +51,22 @@ def test_report_gives_fidelity_effects_and_study_time(tmp_path):
     fidelity = text.split("## Fidelity", 1)[1].split("##", 1)[0]
     assert "| snip train vs eval mode, 90% | 0.34 | 0.34 |" in fidelity
     assert "python -m drive_lab experiment study --preset cpu --jobs 2" in text.split("## Provenance", 1)[1]
+
+
+def test_the_study_cost_counts_each_run_once_and_each_imp_trajectory_once():
+    import pandas as pd
+
+    from drive_lab.reproduction import compute_seconds
+
+    def row(key, method, sparsity, sanity, rounds, total):
+        return {"key": key, "method": method, "model": "mlp", "seed": 0, "sparsity": sparsity, "sanity": sanity,
+                "seconds_rounds": rounds, "seconds_total": total}
+
+    drive = row("d", "drive", 0.98, "none", 0.0, 5.0)
+    table_a = pd.DataFrame([drive, row("i90", "imp", 0.9, "none", 10.0, 13.0), row("i98", "imp", 0.98, "none", 30.0, 34.0)])
+    table_b = pd.DataFrame([drive, row("i98", "imp", 0.98, "none", 30.0, 34.0),
+                            row("s98", "imp", 0.98, "shuffle", 30.0, 35.0),   # after pruning: the same trajectory
+                            row("v98", "imp", 0.98, "invert", 40.0, 45.0)])   # prunes differently: its own
+    # DRIVE once (5); rounds: the shared trajectory's longest (30) and invert's (40); each IMP
+    # run's own final training: 3 + 4 + 5 + 5
+    assert compute_seconds([table_a, table_b]) == 5 + 30 + 40 + (3 + 4 + 5 + 5)
