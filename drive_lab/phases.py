@@ -169,7 +169,8 @@ def finish(config: RunConfig, device, model, data, masks: Masks, initial_state, 
     if collapsed:
         warnings.warn(
             f"layer collapse in {config.method} at sparsity {config.sparsity}: {', '.join(collapsed)} "
-            "kept no weight, so the network is disconnected", stacklevel=3,
+            "kept no weight: a plain network is disconnected, while residual connections bypass an empty layer "
+            "(see docs/method.md, layer collapse)", stacklevel=3,
         )
     start = time.perf_counter()
     history = train(model, data, config.epochs, config.optimisation, masks=masks, generator=generator, desc="training")

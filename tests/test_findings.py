@@ -188,3 +188,22 @@ def test_layer_shift_sentences_put_the_largest_change_first():
     densities = pd.DataFrame({"fc1": [0.01, 0.01], "fc2": [0.02, 0.05]}, index=index)
     assert findings.layer_shift_sentences(densities, "A", "B") == [
         "fc2: A keeps 2%, B 5% (B keeps 2.50× as much).", "fc1: A keeps 1%, B 1% (B keeps the same share)."]
+
+
+def test_emptied_layer_sentences_count_the_runs_that_empty_each_layer():
+    import pandas as pd
+
+    from drive_lab.analysis.study_sentences import emptied_layer_sentences
+
+    frame = pd.DataFrame([
+        {"method": "snip", "seed": 0, "final_test_accuracy": 0.70,
+         "layer_density": {"q.weight": 0.0, "k.weight": 0.0, "head.weight": 0.5}},
+        {"method": "snip", "seed": 1, "final_test_accuracy": 0.80,
+         "layer_density": {"q.weight": 0.0, "k.weight": 0.1, "head.weight": 0.5}},
+        {"method": "random", "seed": 0, "final_test_accuracy": 0.25,
+         "layer_density": {"q.weight": 0.02, "k.weight": 0.02, "head.weight": 0.02}},
+    ])
+    snip, random = emptied_layer_sentences(frame)
+    assert snip == ("SNIP empties 2 of 3 layers in at least one of 2 runs; mean test accuracy 75.00%: "
+                    "q.weight (2 of 2), k.weight (1 of 2).")
+    assert random == "Random keeps weights in every layer (1 run; mean test accuracy 25.00%)."

@@ -1,7 +1,7 @@
 """What pruning buys: layer sizes and compute, what each run keeps, and where layers collapse.
 
 Densities are fractions of a layer's (or all prunable) weights kept, in [0, 1]; a layer
-with density 0 has *collapsed* (the network is disconnected). Compute is counted in
+with density 0 has *collapsed* (a plain network is disconnected; residual paths can bypass it). Compute is counted in
 multiply-accumulates (MACs) per example.
 """
 from __future__ import annotations

@@ -6,6 +6,7 @@ sentences a notebook prints: paired by seed, with the interval and the number of
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Sequence
 
 import pandas as pd
@@ -15,7 +16,7 @@ from .findings import paired_sentences
 from .labels import add_labels
 from .tables import paired_difference
 
-__all__ = ["convergence_sentences", "fair_score_sentences", "term_sentences"]
+__all__ = ["convergence_sentences", "emptied_layer_sentences", "fair_score_sentences", "term_sentences"]
 
 
 def _prefixed(prefix: str, lines: list[str]) -> list[str]:
@@ -69,4 +70,32 @@ def convergence_sentences(frame: pd.DataFrame) -> list[str]:
     if {0.0, 1.0} <= set(frame["convergence"]):
         pairs = paired_difference(frame, 1.0, 0.0, by="warmup_epochs", column="convergence")
         out += paired_sentences(pairs.rename(columns={"warmup_epochs": "E"}), a="λ = 1", b="λ = 0", where=("E",))
+    return out
+
+
+def emptied_layer_sentences(frame: pd.DataFrame) -> list[str]:
+    """Which layers each variant of a result table empties (density 0), in how many of its runs.
+
+    ``frame``: result rows with a ``layer_density`` column of ``{layer: fraction kept}`` dicts.
+    One sentence per variant (its :func:`~drive_lab.analysis.labels.add_labels` label), in the
+    table's order, layers in network order, with the variant's mean test accuracy when the
+    frame has ``final_test_accuracy``.
+    """
+    out = []
+    labelled = add_labels(frame)
+    for label in dict.fromkeys(labelled["label"]):
+        part = labelled[labelled["label"] == label]
+        densities = list(part["layer_density"])
+        emptied = Counter(layer for run in densities for layer, kept in run.items() if kept == 0)
+        runs = f"{len(densities)} run{'s' if len(densities) != 1 else ''}"
+        accuracy = (f"; mean test accuracy {100 * part['final_test_accuracy'].mean():.2f}%"
+                    if "final_test_accuracy" in part else "")
+        if not emptied:
+            out.append(f"{label} keeps weights in every layer ({runs}{accuracy}).")
+            continue
+        order = list(densities[0])
+        listed = ", ".join(f"{layer} ({emptied[layer]} of {len(densities)})"
+                           for layer in sorted(emptied, key=order.index))
+        out.append(f"{label} empties {len(emptied)} of {len(order)} layers in at least one of {runs}{accuracy}: "
+                   f"{listed}.")
     return out
