@@ -424,6 +424,10 @@ INITS = ("reference", "legacy")
 
 def _init_weights(model: nn.Module, init: str = "reference") -> None:
     """Initialise ``model`` in place by scheme ``init`` (see the module docstring)."""
+    if any(p.is_meta for p in model.parameters()):
+        # A shape-only build (the input checks): there are no values to draw, and drawing on
+        # the meta device imports torch._dynamo, seconds of start-up.
+        return
     if isinstance(model, (RowTransformer, TextTransformer)):
         if init == "reference":
             model.reset_reference()

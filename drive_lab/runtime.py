@@ -58,15 +58,24 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _distribution_version(name: str) -> str:
+    # The installed distribution's version, read from its metadata: importing torchvision
+    # only to print its version costs a second of start-up.
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def environment(device: torch.device) -> dict:
     """Versions and hardware, recorded with every result."""
-    import torchvision
-
     info = {
         "drive_lab": __version__,
         "python": sys.version.split()[0],
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torchvision": _distribution_version("torchvision"),
         "numpy": np.__version__,
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
