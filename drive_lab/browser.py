@@ -41,7 +41,8 @@ FILTER_COLUMNS = {"methods": "method", "sparsities": "sparsity", "warmup_epochs"
 _SETTING_NAMES = {"model": "model", "dataset": "data", "warmup_epochs": "E", "iterations": "N", "epochs": "T",
                   "score_batches": "score batches", "batch_size": "batch", "lr": "lr", "momentum": "momentum",
                   "weight_decay": "wd", "lr_schedule": "schedule", "rewind": "rewind", "subset": "subset",
-                  "test_subset": "test subset", "augment": "augment", "version": "version"}
+                  "test_subset": "test subset", "augment": "augment", "score_per_class": "per class",
+                  "score_mode": "BN", "init": "init", "version": "version"}
 
 
 def load_runs(results_dir: str | os.PathLike | None = None, frame: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -557,3 +557,11 @@ def test_labels_name_departures_from_a_methods_schedule():
             {"method": "imp", "iterations": 11}]
     assert [analysis.ablation_label(r) for r in rows] == [
         "SNIP", "SNIP (iterative)", "SynFlow (one-shot)", "SynFlow", "DRIVE (full) (one-shot)", "IMP"]
+
+
+def test_a_sanity_checked_run_is_labelled_apart_from_the_method_itself():
+    from drive_lab.analysis.labels import ablation_label
+
+    assert ablation_label({"method": "imp", "sanity": "shuffle"}) == "IMP [shuffle]"
+    assert ablation_label({"method": "imp", "sanity": "none"}) == "IMP"
+    assert ablation_label({"method": "drive", "convergence": 0, "sanity": "invert"}) == "without convergence [invert]"

@@ -602,3 +602,16 @@ def test_progress_and_stop_count_the_same_runs_when_term_contributions_follow():
     stop.set()
     with pytest.raises(widgets.RunStopped, match="stopped after 2 of 2 run"):
         tracker.check()
+
+
+def test_selection_findings_compare_by_means_when_a_name_mixes_settings():
+    import pandas as pd
+
+    from drive_lab.explorer import selection_findings
+
+    rows = [{"label": "SNIP", "method": "snip", "sparsity": 0.9, "seed": s, "final_test_accuracy": a,
+             "seconds_warmup": 0.0, "seconds_pruning": 0.1} for s, a in ((0, 0.80), (1, 0.82))]
+    rows += [{"label": "Random", "method": "random", "sparsity": 0.9, "seed": 0, "final_test_accuracy": a,
+              "seconds_warmup": 0.0, "seconds_pruning": 0.1} for a in (0.50, 0.60)]  # two settings, one seed
+    sentences = selection_findings(pd.DataFrame(rows))
+    assert sentences and "SNIP leads with 81.00%" in sentences[0] and "95% CI" not in sentences[0]

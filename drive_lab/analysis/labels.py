@@ -91,7 +91,9 @@ def ablation_label(row_or_frame: Mapping[str, Any] | pd.DataFrame) -> str | pd.S
           when b = c > 0, ``"product without connection"`` / ``"product without
           convergence"`` when one is 0, otherwise ``"product (conn=…, conv=…)"``;
         - a run whose ``iterations`` departs from its method's usual schedule
-          (``METHODS[method].iterations``) gets ``" (one-shot)"`` or ``" (iterative)"``.
+          (``METHODS[method].iterations``) gets ``" (one-shot)"`` or ``" (iterative)"``;
+        - a sanity-checked run (``sanity`` other than ``"none"``) gets ``" [shuffle]"``,
+          ``" [reinit]"`` or ``" [invert]"``, so it is never mistaken for the method's own run.
     """
     if isinstance(row_or_frame, pd.DataFrame):
         if len(row_or_frame) == 0:
@@ -100,7 +102,9 @@ def ablation_label(row_or_frame: Mapping[str, Any] | pd.DataFrame) -> str | pd.S
     row = row_or_frame
     method = str(_field(row, "method", "drive"))
     name = _drive_label(row) if method == "drive" else display_name(method)
-    return name + _schedule_suffix(row, method)
+    sanity = _field(row, "sanity", "none")
+    checked = f" [{sanity}]" if isinstance(sanity, str) and sanity not in ("none", "") else ""
+    return name + _schedule_suffix(row, method) + checked
 
 
 def _schedule_suffix(row: Mapping[str, Any], method: str) -> str:

@@ -108,7 +108,10 @@ def selection_findings(selection: pd.DataFrame, labels: pd.Series | None = None)
     """
     named = selection.assign(label=labels) if labels is not None else selection
     summary = analysis.summarise(named, by=["label", "sparsity"])
-    out = leader_sentences(summary, by="label", frame=named)
+    # Pair by seed only where each name has one run per seed and sparsity; names that mix
+    # settings (e.g. no ``labels`` given) are compared by their means alone.
+    paired = not named.duplicated(["label", "sparsity", "seed"]).any()
+    out = leader_sentences(summary, by="label", frame=named if paired else None)
     ranks = []
     for sparsity, rows in summary[summary["sparsity"] > 0].groupby("sparsity"):
         order = list(rows.sort_values("mean", ascending=False)["label"])
