@@ -109,15 +109,24 @@ PRESETS: dict[str, Preset] = {
                                   sparsities=(0.98,), seeds=(0, 1, 2, 3, 4), ablation_seeds=(0, 1, 2),
                                   imp_seeds=(0, 1, 2), warmup_epochs=1, iterations=25,
                                   questions=("study_scores", "study_decomposition", "study_terms", "study_imp",
-                                             "study_sanity", "study_sanity_imp"),
+                                             "study_sanity", "study_sanity_imp", "study_convergence", "study_budget"),
                                   note="4-conv BatchNorm CNN, 4,000 training and 2,000 test images, T = 6 (378 "
                                        "optimiser steps of batch 64 after pruning), N = 25 pruning iterations, one "
-                                       "sparsity; IMP (18 rounds of T epochs at 98%) on 3 seeds; no E x lambda map "
-                                       "or budget question: sized to CPU sessions"),
+                                       "sparsity; IMP (18 rounds of T epochs at 98%) on 3 seeds: sized to CPU sessions"),
+                StudyArchitecture("transformer", changes={"model": "transformer", "subset": 4000, "test_subset": 2000,
+                                                          "epochs": 6, "batch_size": 64},
+                                  sparsities=(0.98,), seeds=(0, 1, 2, 3, 4), ablation_seeds=(0, 1, 2),
+                                  imp_seeds=(0, 1, 2), warmup_epochs=1, iterations=25, extra_scores=("prospr",),
+                                  questions=("study_scores", "study_imp", "study_sanity", "study_sanity_imp"),
+                                  note="a 2-block Transformer encoder reading each image as 28 row tokens (no "
+                                       "convolution, LayerNorm instead of BatchNorm), the conv network's data and "
+                                       "schedule; ProsPr joins the scores here; the headline questions and sanity "
+                                       "checks only"),
             ),
             iterations=100, warmup_grid=(0, 1, 2, 4), convergence_grid=(0.0, 0.25, 0.5, 1.0, 2.0, 4.0),
             map_sparsity=0.98, budget_warmups=(0, 1, 2, 4), budget_sparsity=0.98,
-            description="Fashion-MNIST: the whole study on LeNet-300-100, the headline questions on a BatchNorm CNN"),
+            description="Fashion-MNIST: the whole study on LeNet-300-100, the headline questions on a BatchNorm CNN "
+                        "and on a Transformer"),
     ),
     "gpu": Preset(
         name="gpu",

@@ -49,7 +49,8 @@ class StudyArchitecture:
     the study's grid for this architecture. seeds / ablation_seeds: headline comparisons
     (questions 1, 2, 5) / the rest; imp_seeds: question 5's seeds where IMP's cost asks for
     fewer (default: seeds). warmup_epochs: E of the fair setting. questions: the
-    experiments that include this architecture (all by default).
+    experiments that include this architecture (all by default). extra_scores: methods this
+    architecture adds to :data:`STUDY_SCORES` and :data:`SANITY_METHODS` (e.g. ``("prospr",)``).
     """
 
     model: str
@@ -61,6 +62,7 @@ class StudyArchitecture:
     warmup_epochs: int = 2
     questions: tuple[str, ...] | None = None
     iterations: int | None = None
+    extra_scores: tuple[str, ...] = ()
     note: str = ""
 
     @property
@@ -121,7 +123,7 @@ def scores_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     for arch in _taking(plan, "study_scores"):
         # The dense reference, trained for T epochs like every pruned network (one run per seed).
         out += _grid(base, arch, plan, "dense", arch.sparsities[:1], arch.seeds)
-        for method in STUDY_SCORES:
+        for method in STUDY_SCORES + arch.extra_scores:
             settings = [(arch.warmup_epochs, plan.iterations_for(arch)), (0, 1)]
             if method == "synflow":
                 settings.append((0, plan.iterations_for(arch)))  # as published: iterative, from initialisation
@@ -207,7 +209,7 @@ def _sanity_configs(base: RunConfig, plan: StudyPlan) -> list[RunConfig]:
     """
     out = []
     for arch in _taking(plan, "study_sanity"):
-        for method in SANITY_METHODS:
+        for method in SANITY_METHODS + arch.extra_scores:
             own = {"drive": dict(warmup_epochs=arch.warmup_epochs, iterations=plan.iterations_for(arch)),
                    "synflow": dict(warmup_epochs=0, iterations=plan.iterations_for(arch)),
                    "imp": {}}.get(method, dict(warmup_epochs=0, iterations=1))

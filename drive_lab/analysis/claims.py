@@ -135,7 +135,10 @@ def score_comparisons(scores: pd.DataFrame) -> list[Comparison]:
         e, n = fair_setting(part)
         drive = _variant(part, "drive", warmup_epochs=e, iterations=n)
         for rival, paper in (("snip", "DRIVE beats SNIP at high sparsity"),
-                             ("synflow", "DRIVE beats SynFlow at high sparsity")):
+                             ("synflow", "DRIVE beats SynFlow at high sparsity"),
+                             ("prospr", "(not the paper's: a later method) DRIVE beats ProsPr at high sparsity")):
+            if not (part["method"] == rival).any():
+                continue  # ProsPr is in the study on some networks only
             published_n = n if rival == "synflow" else 1  # SynFlow is published with 100 iterations at init
             at_init = _variant(part, rival, warmup_epochs=0, iterations=published_n)
             if not at_init.any():
