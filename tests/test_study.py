@@ -35,8 +35,11 @@ def test_scores_other_things_equal():
     for c in runs:
         setting = (c.warmup_epochs, c.iterations)
         cells.setdefault((setting, *(getattr(c, f) for f in PAIRING)), set()).add(c.method)
-    # every cell of the design holds all six scores, at the same E, N, data and training
-    assert all(methods == set(study.STUDY_SCORES) for methods in cells.values())
+    # every cell of the design holds all six scores (and the architecture's extra ones, e.g. ProsPr on
+    # the Transformer), at the same E, N, data and training
+    extra = {arch.model: set(arch.extra_scores) for arch in CPU.study.architectures}
+    assert all(methods == set(study.STUDY_SCORES) | extra[key[1]] for key, methods in cells.items())
+    assert extra["transformer"] == {"prospr"}
     for arch in CPU.study.architectures:
         settings = {key[0] for key in cells if key[1] == arch.model}
         assert settings == {(0, 1), (arch.warmup_epochs, CPU.study.iterations_for(arch))}
