@@ -15,9 +15,8 @@ import numpy as np
 import torch
 
 from ..runtime import resolve_device
-from . import text
 from .image_data import ImageData, check_positive_int
-from .text import TextData
+from .text import TextData, encoded, to_text_data
 from .registry import DatasetNotFoundError, RawSplit, dataset_info, dataset_source
 from .search import search_key
 
@@ -82,8 +81,8 @@ def load(
     if info.is_text:
         if augment:
             raise ValueError(f"augment=True is for images; {name} is text (token ids), which is never augmented")
-        split = text.encoded(name, root, download)
-        return text.to_text_data(name, split, _subset_index(split[1], subset, "subset", "training"),
+        split = encoded(name, root, download)
+        return to_text_data(name, split, _subset_index(split[1], subset, "subset", "training"),
                                  _subset_index(split[3], test_subset, "test_subset", "test"), target)
 
     raw, mean, std = _read_raw(name, root, download)
@@ -129,7 +128,7 @@ def check_available(
             check_positive_int(value, argument)
     try:
         if info.is_text:
-            split = text.encoded(name, root, download=False)
+            split = encoded(name, root, download=False)
             train_labels, test_labels = split[1], split[3]
         else:
             raw, _, _ = _read_raw(name, root, download=False)
