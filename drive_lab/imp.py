@@ -25,7 +25,7 @@ from .methods import get_method
 from .phases import final_training_generator, finish, prepare, warm_up
 from .pruning import IMP_PRUNE_FRACTION, PruningStep, imp_densities, imp_rounds
 from .results import RunResult
-from .runtime import synchronize
+from .runtime import synchronize, torch_threads
 from .sanity import AFTER_PRUNING_CHECKS, pruning_identity, score_for
 from .training import train
 
@@ -66,7 +66,11 @@ def run_imp_targets(configs: Sequence[RunConfig]) -> list[RunResult]:
     if len(identities) > 1:
         raise ValueError("IMP targets of one trajectory may differ only in sparsity and in an after-pruning sanity "
                          f"check ({', '.join(AFTER_PRUNING_CHECKS)}); got {len(identities)} different trajectories")
-    targets = [c.resolved() for c in configs]
+    with torch_threads(config.threads):  # CPU results depend on the thread count: pin it as pipeline.run does
+        return _run_imp_targets([c.resolved() for c in configs])
+
+
+def _run_imp_targets(targets: list[RunConfig]) -> list[RunResult]:
     base, device, model, data = prepare(targets[0])
     generator = torch.Generator().manual_seed(base.seed)
 

@@ -81,6 +81,20 @@ def run(config: RunConfig | None = None, **overrides) -> RunResult:
         return procedure(config.method).run(config)
 
 
+def run_grid(configs: Sequence[RunConfig]) -> list[RunResult]:
+    """The runs of ``configs`` from one shared computation of their procedure's grid runner
+    (IMP: one trajectory; see :func:`Procedure.run_grid <Procedure>`), one result per config,
+    in order, each what ``run(config)`` returns. The configs must share a grid identity and
+    so a thread count, which is pinned here as :func:`run` pins it."""
+    if not configs:
+        raise ValueError("run_grid needs at least one config")
+    chosen = procedure(configs[0].method)
+    if chosen.run_grid is None:
+        raise ValueError(f"method {configs[0].method!r} has no grid runner; run its configs one by one with run()")
+    with torch_threads(configs[0].threads):
+        return chosen.run_grid(list(configs))
+
+
 def run_scored(config: RunConfig) -> RunResult:
     """The ``"score"`` procedure: E warm-up epochs, N scoring iterations, T training epochs."""
     config, device, model, data = prepare(config)

@@ -199,8 +199,7 @@ def compute_unit(unit: list[RunConfig], results_dir: str, runner: Runner | None 
     store them; returns ``(results, computed)``. Runs in a worker process or here."""
     store = ResultStore(results_dir)
     if len(unit) > 1:
-        run_grid = procedure(unit[0].method).run_grid
-        return store.get_or_run_many(unit, run_grid)
+        return store.get_or_run_many(unit, pipeline.run_grid)
     return store.get_or_run_many(unit, lambda missing: [(runner or pipeline.run)(missing[0])])
 
 

@@ -5,6 +5,7 @@ import torch
 import drive_lab
 from drive_lab import imp, phases, pipeline
 from drive_lab.config import RunConfig, imp_rounds
+from drive_lab.store import ResultStore
 
 FAST = dict(method="imp", epochs=1, subset=300, test_subset=100, device="cpu", batch_size=100)
 
@@ -114,6 +115,27 @@ def test_one_trajectory_serves_the_after_pruning_checks_as_single_runs_would(rou
         imp.run_imp_targets([base, base.replace(sanity="invert")])
     with pytest.raises(ValueError, match="differ only in sparsity"):
         imp.run_imp_targets([base, base.replace(seed=1)])
+
+
+def test_shared_trajectories_compute_with_the_configs_thread_count(monkeypatch, tmp_path):
+    """CPU results depend on the thread count, so a sweep's shared IMP trajectory must pin
+    config.threads as a single run does, whatever the calling process has set."""
+    drive_lab.set_progress(False)
+    seen = []
+    real_train = imp.train
+    monkeypatch.setattr(imp, "train", lambda *a, **k: seen.append(torch.get_num_threads()) or real_train(*a, **k))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        base = RunConfig(sparsity=0.36, threads=1, **FAST)
+        frame = drive_lab.sweep(base, {"sparsity": [0.2, 0.36]}, results_dir=tmp_path)
+        assert torch.get_num_threads() == 2  # restored afterwards
+    finally:
+        torch.set_num_threads(previous)
+    assert seen and set(seen) == {1}
+    assert len(frame) == 2
+    stored = ResultStore(tmp_path).get(base)
+    assert stored.environment["torch_threads"] == 1
 
 
 def test_imp_rounds_follow_from_sparsity_whatever_iterations_says():
