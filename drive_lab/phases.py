@@ -22,6 +22,7 @@ from .masks import Masks
 from .models import build, check_input
 from .results import RunResult
 from .runtime import environment, resolve_device, seed_everything, synchronize
+from .sgd import SGD
 from .sanity import before_training
 from .training import TrainingDiverged, evaluate, train
 
@@ -88,8 +89,7 @@ def _prime(model, data, batch_size: int) -> None:
     whichever phase of whichever run comes first and skew pruning-time comparisons.
     """
     scratch = copy.deepcopy(model).train()
-    # The first optimiser built in a process imports torch._dynamo (seconds): do it here.
-    optimiser = torch.optim.SGD(scratch.parameters(), lr=0.0, momentum=0.9, foreach=True)
+    optimiser = SGD([{"params": scratch.parameters()}], lr=0.0, momentum=0.9)
     x, y = data.x_train[:batch_size], data.y_train[:batch_size]
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
         loss = torch.nn.functional.cross_entropy(scratch(x).float(), y)

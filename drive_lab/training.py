@@ -19,6 +19,7 @@ from .data import TensorData
 from .masks import Masks
 from .progress import progress
 from .runtime import synchronize
+from .sgd import SGD
 
 LR_SCHEDULES = ("constant", "step", "cosine", "onecycle")
 
@@ -174,15 +175,14 @@ def evaluate(model: nn.Module, data: TensorData, train: bool = False, batch_size
     return float(loss_sum) / n, int(correct) / n
 
 
-def make_optimiser(model: nn.Module, optimisation: Optimisation) -> torch.optim.SGD:
-    """SGD over ``model``'s parameters; weight decay on weights only, not on biases or
-    BatchNorm parameters (common practice)."""
+def make_optimiser(model: nn.Module, optimisation: Optimisation) -> SGD:
+    """SGD (:class:`drive_lab.sgd.SGD`, what ``torch.optim.SGD`` computes) over ``model``'s
+    parameters; weight decay on weights only, not on biases or BatchNorm parameters
+    (common practice)."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    return torch.optim.SGD(
-        [{"params": decay, "weight_decay": optimisation.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=optimisation.lr, momentum=optimisation.momentum, nesterov=optimisation.nesterov, foreach=True,
-    )
+    return SGD([{"params": decay, "weight_decay": optimisation.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+               lr=optimisation.lr, momentum=optimisation.momentum, nesterov=optimisation.nesterov)
 
 
 def train(
@@ -223,7 +223,8 @@ def train(
     optimiser = make_optimiser(model, optimisation)
     steps_per_epoch = math.ceil(len(data.x_train) / optimisation.batch_size)
     factor = _lr_factor(optimisation.lr_schedule, epochs * steps_per_epoch)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
+    optimiser.set_lr_factor(factor(0))
+    steps_done = 0
 
     model.train()
     bar = progress(total=epochs * steps_per_epoch, desc=desc, unit="step")
@@ -254,7 +255,8 @@ def train(
             if bound is not None:
                 bound.zero_pruned_gradients()
             optimiser.step()
-            scheduler.step()
+            steps_done += 1
+            optimiser.set_lr_factor(factor(steps_done))  # schedules step per batch
             if bound is not None:
                 bound.zero_pruned_weights()
             correct += (logits.argmax(1) == y).sum()

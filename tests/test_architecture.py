@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "drive_lab"
 # Lower layers never import higher ones (README "What is where").
 LAYERS = (
     ("version", "paths", "progress", "runtime"),
-    ("data", "models", "masks", "scores"),
+    ("data", "models", "masks", "scores", "sgd"),
     ("pruning", "training", "sanity"),
     ("methods", "config", "results", "phases", "imp", "pipeline"),
     ("store", "result_frames", "sweep", "executors", "study", "presets", "experiments"),

@@ -7,6 +7,7 @@ from torch import nn
 
 from drive_lab import data as data_module
 from drive_lab.masks import Masks, keep_top, prunable_parameters
+from drive_lab.sgd import SGD
 from drive_lab.training import Optimisation, TrainingDiverged, _check_finite, _lr_factor, train
 
 
@@ -64,14 +65,14 @@ def test_pruned_weights_are_zero_after_every_step(digits, monkeypatch):
     masks = keep_top({n: torch.rand_like(w) for n, w in prunable_parameters(model).items()}, Masks.ones(model), 0.2)
     weights = prunable_parameters(model)
     seen = []
-    real_step = torch.optim.SGD.step
+    real_step = SGD.step
 
     def checked_step(self, *args, **kwargs):
         out = real_step(self, *args, **kwargs)
         seen.append(1)
         return out
 
-    monkeypatch.setattr(torch.optim.SGD, "step", checked_step)
+    monkeypatch.setattr(SGD, "step", checked_step)
     original_forward = model.forward
 
     def forward(x):  # every forward pass sees exact zeros behind the mask
