@@ -155,14 +155,23 @@ def compute_seconds(frames: list[pd.DataFrame]) -> float:
     return other + float(shared_rounds) + float((imp["seconds_total"] - imp["seconds_rounds"]).sum())
 
 
+def added_seconds(frames: list[pd.DataFrame]) -> list[float]:
+    """Per table, in order, the seconds its runs add to the tables before it (:func:`compute_seconds`
+    of the first i + 1 tables minus that of the first i): what each question costs beyond the others."""
+    totals = [0.0] + [compute_seconds(frames[:i + 1]) for i in range(len(frames))]
+    return [b - a for a, b in zip(totals, totals[1:])]
+
+
 def _own_minutes(frame: pd.DataFrame, recorded_seconds: float) -> float:
     """A table's runs' own minutes: :func:`compute_seconds` when it has the columns, else as recorded."""
     return (compute_seconds([frame]) if _COST_COLUMNS <= set(frame.columns) else recorded_seconds) / 60
 
 
-def study_time_line(preset: Preset, metas: list[dict], frames: list[pd.DataFrame] | None = None) -> str:
+def study_time_line(preset: Preset, metas: list[dict], frames: list[pd.DataFrame] | None = None,
+                    names: list[str] | None = None) -> str:
     """The study's cost: its distinct runs' own seconds (:func:`compute_seconds`) over 2 workers, and
-    the invocations' wall time as recorded in the tables' sidecars (:func:`provenance`)."""
+    the invocations' wall time as recorded in the tables' sidecars (:func:`provenance`); with
+    ``names`` (one per frame), what each table adds (:func:`added_seconds`)."""
     wall = sum(m.get("wall_seconds") or 0 for m in metas)
     frames = frames if frames and all(_COST_COLUMNS <= set(f.columns) for f in frames) else None
     run_seconds = compute_seconds(frames) if frames else sum(m.get("run_seconds") or 0 for m in metas)
@@ -172,7 +181,10 @@ def study_time_line(preset: Preset, metas: list[dict], frames: list[pd.DataFrame
             f"{run_seconds / 3600:.1f} h of their own time in all ({counted}; timed while other work shared the "
             f"machine), so about {run_seconds / 7200:.1f} h of wall time on 2 workers from an empty store; "
             f"the invocations that wrote the committed tables took {wall / 3600:.1f} h in all (runs already stored "
-            "cost nothing; some of them ran side by side).")
+            "cost nothing; some of them ran side by side)."
+            + (" On 2 workers, each table adds (runs not in a table before it): "
+               + ", ".join(f"`{n}` {t / 7200:.2f} h" for n, t in zip(names, added_seconds(frames))) + "."
+               if frames and names else ""))
 
 
 def speedup_markdown(table: pd.DataFrame) -> str:
@@ -330,7 +342,7 @@ def report_markdown(preset: str | Preset | None = "cpu", tables_dir: str | os.Pa
         out += [f"- `{name}`: {study.QUESTIONS[name][0]}; `{command(name, preset)}`" for name in pending]
         out.append("")
     metas = {name: provenance(name, preset, tables_path) for name in frames}
-    out += ["## Provenance", "", study_time_line(preset, list(metas.values()), list(frames.values())), ""]
+    out += ["## Provenance", "", study_time_line(preset, list(metas.values()), list(frames.values()), list(frames)), ""]
     for name, meta in metas.items():
         wall = meta.get("wall_seconds")
         cost = meta.get("run_seconds")

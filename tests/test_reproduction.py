@@ -56,7 +56,7 @@ def test_report_gives_fidelity_effects_and_study_time(tmp_path):
 def test_the_study_cost_counts_each_run_once_and_each_imp_trajectory_once():
     import pandas as pd
 
-    from drive_lab.reproduction import compute_seconds
+    from drive_lab.reproduction import added_seconds, compute_seconds
 
     def row(key, method, sparsity, sanity, rounds, total):
         return {"key": key, "method": method, "model": "mlp", "seed": 0, "sparsity": sparsity, "sanity": sanity,
@@ -70,3 +70,6 @@ def test_the_study_cost_counts_each_run_once_and_each_imp_trajectory_once():
     # DRIVE once (5); rounds: the shared trajectory's longest (30) and invert's (40); each IMP
     # run's own final training: 3 + 4 + 5 + 5
     assert compute_seconds([table_a, table_b]) == 5 + 30 + 40 + (3 + 4 + 5 + 5)
+    # table_a alone: DRIVE, the trajectory's 30 s, two final trainings; table_b adds invert's
+    # own trajectory (40) and the two new runs' final trainings (5 + 5)
+    assert added_seconds([table_a, table_b]) == [5 + 30 + 3 + 4, 40 + 5 + 5]
