@@ -2,6 +2,7 @@
 """Wall time of one sweep of small runs: serial, ``--jobs N`` local workers, a Dask LocalCluster.
 
     python benchmarks/bench_sweep.py                    # 8 runs, 2 workers, writes results/benchmarks/sweep-cpu.json
+    python benchmarks/bench_sweep.py --size tiny --output results/benchmarks/sweep-tiny-cpu.json
 
 Each variant is the whole ``python -m drive_lab sweep`` process (start-up included) on a
 fresh temporary store, so nothing is reused between them; the records of every variant
@@ -26,12 +27,24 @@ sys.path.insert(0, str(ROOT))
 from drive_lab.runtime import environment, resolve_device  # noqa: E402
 
 
+# Run sizes: "tiny" runs (about 0.7 s each on 2 idle cores) show the fixed costs of a
+# sweep process and its workers; "study" runs are the cpu preset's DRIVE runs on the mlp
+# (10,000 images, E = 1, N = 100, T = 8, 98% sparsity; about 5 s each), what
+# the reproduction study's sweeps are made of.
+SIZES = {
+    "tiny": dict(subset=3000, epochs=2, iterations=20, warmup_epochs=1, test_subset=1000),
+    "study": dict(subset=10000, epochs=8, iterations=100, warmup_epochs=1, test_subset=None),
+}
+
+
 def sweep_command(store: Path, args, extra: list[str]) -> list[str]:
     seeds = ",".join(str(seed) for seed in range(args.runs))
+    size = SIZES[args.size]
+    test = ["--test-subset", str(size["test_subset"])] if size["test_subset"] else []
     return [sys.executable, "-m", "drive_lab", "sweep", "--model", args.model, "--dataset", args.dataset,
-            "--epochs", str(args.epochs), "--warmup-epochs", "1", "--iterations", str(args.iterations),
-            "--subset", str(args.subset), "--test-subset", "1000", "--device", "cpu", "--quiet",
-            "--results-dir", str(store), "--grid", f"seed={seeds}", *extra]
+            "--epochs", str(size["epochs"]), "--warmup-epochs", str(size["warmup_epochs"]),
+            "--iterations", str(size["iterations"]), "--subset", str(size["subset"]), "--sparsity", "0.98",
+            *test, "--device", "cpu", "--quiet", "--results-dir", str(store), "--grid", f"seed={seeds}", *extra]
 
 
 def records(store: Path) -> dict:
@@ -57,9 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="local workers / Dask workers")
     parser.add_argument("--model", default="mlp")
     parser.add_argument("--dataset", default="fashion_mnist")
-    parser.add_argument("--subset", type=int, default=3000)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--size", choices=sorted(SIZES), default="study",
+                        help="run size: study (the cpu preset's mlp runs, default) or tiny (fixed costs dominate)")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask variant")
     parser.add_argument("--output", default=str(ROOT / "results" / "benchmarks" / "sweep-cpu.json"))
     args = parser.parse_args(argv)
@@ -76,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         figures["jobs_records_identical"] = records(jobs_store) == reference
         if not args.no_dask:
             from distributed import LocalCluster
+
+            from drive_lab.executors import dask_workers_for_torch
+
+            dask_workers_for_torch()
 
             with LocalCluster(n_workers=args.jobs, threads_per_worker=1, host="127.0.0.1",
                               dashboard_address=None) as cluster:

@@ -9,7 +9,7 @@ import pytest
 
 import drive_lab
 from drive_lab.config import RunConfig
-from drive_lab.executors import local_executor, worker_threads
+from drive_lab.executors import dask_workers_for_torch, local_executor, worker_threads
 from drive_lab.sweep import sweep
 
 BASE = RunConfig(method="drive", model="mlp", dataset="digits", epochs=1, warmup_epochs=0, iterations=2,
@@ -94,8 +94,18 @@ def test_any_executor_with_submit_and_result(tmp_path, serial):
 
 def test_dask_local_cluster_gives_the_serial_records(tmp_path, serial):
     distributed = pytest.importorskip("distributed")
+    import dask
+
+    with dask.config.set({}):  # restores the config afterwards
+        dask_workers_for_torch()
+        _dask_sweeps(distributed, tmp_path, serial)
+
+
+def _dask_sweeps(distributed, tmp_path, serial):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        # dask_workers_for_torch: the workers keep glibc's adaptive allocator (no trim threshold)
+        assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
         frame = sweep(BASE, GRID, results_dir=tmp_path, executor=client.get_executor())
         assert frame.attrs["computed"] == 4 and _records(tmp_path) == serial
         # the CLI's --dask ADDRESS reaches the same scheduler

@@ -1,5 +1,6 @@
 """run(RunConfig) end to end on the bundled digits: determinism, invariants, bad input."""
 import json
+import os
 
 import pytest
 import torch
@@ -138,3 +139,25 @@ def test_config_key_is_content_addressed():
     assert RunConfig.from_dict(a.to_dict()) == a
     with pytest.raises(ValueError, match="unknown RunConfig field"):
         RunConfig.from_dict({"sparsity": 0.9, "sparsiti": 0.8})
+
+
+def test_a_checked_run_needs_neither_dynamo_nor_torchvision():
+    """Start-up: the pre-flight checks, a run and its optimiser use plain eager torch.
+    (A meta-device forward pass or torch.optim.SGD would import torch._dynamo: seconds.)"""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch\n"
+            "from drive_lab.config import RunConfig\n"
+            "from drive_lab.phases import check_run\n"
+            "from drive_lab import pipeline\n"
+            "config = RunConfig(model='conv', dataset='digits', epochs=1, warmup_epochs=1, iterations=2, subset=128)\n"
+            "state = torch.random.get_rng_state()\n"
+            "check_run(config)\n"
+            "assert torch.equal(state, torch.random.get_rng_state()), 'check_run moved the global RNG'\n"
+            "pipeline.run(config)\n"
+            "loaded = [m for m in ('torch._dynamo', 'torchvision') if m in sys.modules]\n"
+            "assert not loaded, loaded\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               env={**os.environ, "DRIVE_LAB_PROGRESS": "0"})
+    assert completed.returncode == 0, completed.stderr[-2000:]
