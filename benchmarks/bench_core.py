@@ -35,7 +35,8 @@ bf16 autocast and channels_last exactly as a real run does:
 3. **The embedded-default CLI run**: ``python -m drive_lab run --quiet --output <tmp>``
    as a subprocess (wall seconds), with the per-phase seconds from the JSON it writes,
    and the wall time of a bare ``import drive_lab.pipeline`` subprocess (interpreter
-   start + imports) so the unaccounted remainder can be read off.
+   start + imports) so the unaccounted remainder can be read off, beside bare
+   ``import torch`` and (lazy) ``import drive_lab`` subprocesses.
 
 Each figure is the median of several repetitions (min and max are shown too, since other
 processes may share the machine); the load average before and after is recorded.
@@ -430,6 +431,7 @@ def bench_cli(args, device: torch.device) -> dict:
         env["OMP_NUM_THREADS"] = str(args.threads)
     extra = [] if args.device in (None, "auto") else ["--device", str(device)]
     walls, imports, phases = [], [], []
+    bare = {"torch": [], "drive_lab": []}  # interpreter start + one import, for comparison
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
         for repeat in range(args.cli_repeats):
             output = Path(tmp) / f"run-{repeat}.json"
@@ -447,6 +449,10 @@ def bench_cli(args, device: torch.device) -> dict:
             subprocess.run([sys.executable, "-c", "import drive_lab.pipeline, drive_lab.cli"],
                            cwd=REPO_ROOT, env=env, check=True)
             imports.append(time.perf_counter() - start)
+            for name, code in (("torch", "import torch"), ("drive_lab", "import drive_lab")):
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, check=True)
+                bare[name].append(time.perf_counter() - start)
 
     phase_summary = {key: summary([p[key] for p in phases]) for key in phases[0]}
     wall = summary(walls)
@@ -455,6 +461,8 @@ def bench_cli(args, device: torch.device) -> dict:
         "wall_seconds": wall,
         "phase_seconds": phase_summary,
         "import_seconds": summary(imports),
+        "import_torch_seconds": summary(bare["torch"]),
+        "import_drive_lab_bare_seconds": summary(bare["drive_lab"]),
         "unaccounted_seconds": wall["median"] - phase_summary["total"]["median"],
     }
 
@@ -544,6 +552,9 @@ def table(results: dict) -> str:
         for key, s in c["phase_seconds"].items():
             row(f"  phase '{key}' (from its JSON)", s)
         row("  interpreter start + import drive_lab (subprocess)", c["import_seconds"])
+        if "import_torch_seconds" in c:
+            row("    for comparison: python -c 'import torch'", c["import_torch_seconds"])
+            row("    python -c 'import drive_lab' (lazy, no torch)", c["import_drive_lab_bare_seconds"])
         lines.append(f"{'  wall - total phases (start, imports, data, save)':52s} {fmt_s(c['unaccounted_seconds'])}")
     return "\n".join(lines)
 

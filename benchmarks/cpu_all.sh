@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every CPU figure of the performance table in one go, one benchmark after another
+# (about 7 minutes on 2 idle cores); each writes its JSON to results/benchmarks/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python benchmarks/bench_core.py --quick
+python benchmarks/bench_sweep.py
+python benchmarks/bench_sweep.py --size tiny --output results/benchmarks/sweep-tiny-cpu.json
+python benchmarks/bench_data_pipeline.py
