@@ -207,3 +207,10 @@ def test_emptied_layer_sentences_count_the_runs_that_empty_each_layer():
     assert snip == ("SNIP empties 2 of 3 layers in at least one of 2 runs; mean test accuracy 75.00%: "
                     "q.weight (2 of 2), k.weight (1 of 2).")
     assert random == "Random keeps weights in every layer (1 run; mean test accuracy 25.00%)."
+    # names that tell the two SNIP runs apart give one sentence each
+    named = emptied_layer_sentences(frame, pd.Series(["SNIP (E=0)", "SNIP (E=1)", "Random"], index=frame.index))
+    assert named[0].startswith("SNIP (E=0) empties 2 of 3 layers in at least one of 1 run; mean test accuracy 70.00%")
+    assert named[1] == ("SNIP (E=1) empties 1 of 3 layers in at least one of 1 run; mean test accuracy 80.00%: "
+                        "q.weight (1 of 1).")
+    with pytest.raises(ValueError, match="one entry per row"):
+        emptied_layer_sentences(frame, pd.Series(["SNIP"]))

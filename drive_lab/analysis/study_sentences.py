@@ -73,16 +73,23 @@ def convergence_sentences(frame: pd.DataFrame) -> list[str]:
     return out
 
 
-def emptied_layer_sentences(frame: pd.DataFrame) -> list[str]:
+def emptied_layer_sentences(frame: pd.DataFrame, names: pd.Series | None = None) -> list[str]:
     """Which layers each variant of a result table empties (density 0), in how many of its runs.
 
     ``frame``: result rows with a ``layer_density`` column of ``{layer: fraction kept}`` dicts.
-    One sentence per variant (its :func:`~drive_lab.analysis.labels.add_labels` label), in the
-    table's order, layers in network order, with the variant's mean test accuracy when the
-    frame has ``final_test_accuracy``.
+    One sentence per variant, in the table's order, layers in network order, with the
+    variant's mean test accuracy when the frame has ``final_test_accuracy``. A variant is a
+    :func:`~drive_lab.analysis.labels.add_labels` label, or a name of ``names`` (one per row
+    of ``frame``, same index), e.g. :func:`drive_lab.browser.label_runs`, which also names
+    the settings (E, N) that tell runs of one method apart.
     """
     out = []
     labelled = add_labels(frame)
+    if names is not None:
+        if len(names) != len(frame) or not names.index.equals(frame.index):
+            raise ValueError(f"names must have one entry per row of frame, with its index; got {len(names)} "
+                             f"for {len(frame)} rows")
+        labelled["label"] = names.astype(str).to_numpy()
     for label in dict.fromkeys(labelled["label"]):
         part = labelled[labelled["label"] == label]
         densities = list(part["layer_density"])
