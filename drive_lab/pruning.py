@@ -16,7 +16,8 @@ from typing import Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from .masks import _APPLIED_BY_PRUNER, Masks, keep_top
+from .masks import Masks, keep_top
+from .masks.container import _APPLIED_BY_PRUNER
 from .progress import progress
 from .runtime import synchronize
 

@@ -109,7 +109,7 @@ def test_every_drive_step_matches_an_independent_reference(numpy_on_cpu, monkeyp
     weights are zero when each scoring starts and at the end."""
     import numpy as np
 
-    from drive_lab import masks as masks_module
+    from drive_lab.masks import container as masks_module  # where NUMPY_ON_CPU is read
 
     monkeypatch.setattr(masks_module, "NUMPY_ON_CPU", numpy_on_cpu)
     torch.manual_seed(0)

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..masks import Masks, _numpy_route
+from ..masks import Masks
+from ..masks.container import _numpy_route
 from .gradients import Batch, loss_gradients, masked_weights, pruned_to_minus_inf
 
 TERMS = ("magnitude", "connection", "convergence")

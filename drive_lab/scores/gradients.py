@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..masks import Masks, _ensure_applied, prunable_parameters
+from ..masks import Masks, prunable_parameters
+from ..masks.container import _ensure_applied
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
