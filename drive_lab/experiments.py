@@ -230,7 +230,7 @@ def _integer_fields() -> list[str]:
             if int in (typing.get_args(hints[f.name]) or (hints[f.name],)) and hints[f.name] is not bool]
 
 
-def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: float | None = None,
+def write_table(frame, name: str, preset: Preset, path: Path | str, wall_seconds: float | None = None,
                 extended: dict | None = None) -> None:
     """CSV (without the per-layer dicts) plus a JSON sidecar with command, versions and hardware.
 
@@ -244,6 +244,7 @@ def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: floa
 
     import pandas as pd
 
+    path = Path(path)
     table = frame.copy()
     # Integer settings stay integers in the CSV even where a column also holds None (a
     # float column would write 2000 as 2000.0, which no longer parses as the setting).
@@ -264,7 +265,8 @@ def write_table(frame, name: str, preset: Preset, path: Path, wall_seconds: floa
         "invoked_as": " ".join(shlex.quote(a) for a in sys.argv),
         "runs": int(len(frame)),
         "devices": devices,
-        "hardware": f"{env['processor']}, {env['cpu_count']} CPU cores" + (f", {env['gpu']}" if "gpu" in env else ""),
+        "hardware": f"{env['processor']}" + (f" ({env['cpu_model']}, {env['cpu_capability']})" if "cpu_model" in env else "")
+                    + f", {env['cpu_count']} CPU cores" + (f", {env['gpu']}" if "gpu" in env else ""),
         "environment": env,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "source_revision": source_revision(),

@@ -79,6 +79,10 @@ def environment(device: torch.device) -> dict:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        # CPU results depend on the machine, not only on the code: torch picks its kernels by
+        # instruction set (method.md, "Run identity"), so the record names both.
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
@@ -87,6 +91,18 @@ def environment(device: torch.device) -> dict:
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
     return info
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``; elsewhere ``platform.processor()``)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith("model name") and ":" in line:
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def source_revision() -> dict | None:

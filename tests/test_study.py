@@ -164,3 +164,29 @@ def test_table_sidecar_records_the_source_revision(tmp_path):
         assert isinstance(meta["source_revision"]["modified"], bool)
     else:  # an installed copy outside any checkout
         assert meta["source_revision"] is None and source_revision() is None
+
+
+def test_records_name_the_cpu_kernels_that_computed_them(tmp_path):
+    """CPU results depend on the instruction set torch dispatches to: forcing its generic
+    kernels (ATEN_CPU_CAPABILITY=default) must show in the record and the table's hardware."""
+    import json
+    import os
+    import sys
+
+    script = (
+        "import json, torch, pandas as pd\n"
+        "from drive_lab import experiments\n"
+        "from drive_lab.presets import get_preset\n"
+        "from drive_lab.runtime import environment\n"
+        f"path = {str(tmp_path / 't.csv')!r}\n"
+        "frame = pd.DataFrame({'key': ['a'], 'seconds_total': [1.0], 'device': ['cpu']})\n"
+        "experiments.write_table(frame, 'overview', get_preset('cpu'), path)\n"
+        "print(json.dumps(environment(torch.device('cpu'))))\n"
+    )
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    record = json.loads(out.stdout.strip().splitlines()[-1])
+    assert record["cpu_capability"] == "DEFAULT"
+    assert isinstance(record["cpu_model"], str) and record["cpu_model"]
+    meta = json.loads((tmp_path / "t.json").read_text())
+    assert "DEFAULT" in meta["hardware"] and meta["environment"]["cpu_capability"] == "DEFAULT"

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .pooling import MaxPool2d
+
 # VGG-16 conv widths; "M" is a 2x2 max-pool.
 _VGG16_CHANNELS: tuple[int | str, ...] = (
     64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512,
@@ -68,10 +70,10 @@ class SmallConvNet(nn.Module):
         self.features = nn.Sequential(
             *_conv_bn_relu(in_channels, 32),
             *_conv_bn_relu(32, 32),
-            nn.MaxPool2d(2),
+            MaxPool2d(2),
             *_conv_bn_relu(32, 64),
             *_conv_bn_relu(64, 64),
-            nn.MaxPool2d(2),
+            MaxPool2d(2),
         )
         # A fixed 2x2 map makes the classifier size independent of the input size.
         self.pool = nn.AdaptiveAvgPool2d(2)
@@ -123,17 +125,17 @@ class AlexNetCIFAR(nn.Module):
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 64, kernel_size=11, stride=4, padding=5),
             nn.ReLU(),
-            nn.MaxPool2d(2),
+            MaxPool2d(2),
             nn.Conv2d(64, 192, kernel_size=5, padding=2),
             nn.ReLU(),
-            nn.MaxPool2d(2),
+            MaxPool2d(2),
             nn.Conv2d(192, 384, kernel_size=3, padding=1),
             nn.ReLU(),
             nn.Conv2d(384, 256, kernel_size=3, padding=1),
             nn.ReLU(),
             nn.Conv2d(256, 256, kernel_size=3, padding=1),
             nn.ReLU(),
-            nn.MaxPool2d(2),
+            MaxPool2d(2),
         )
         side = _spatial_size_after(self.features, image_size)
         self.flatten = nn.Flatten()
@@ -164,7 +166,7 @@ class VGG16BN(nn.Module):
         channels = in_channels
         for width in _VGG16_CHANNELS:
             if width == "M":
-                layers.append(nn.MaxPool2d(2))
+                layers.append(MaxPool2d(2))
             else:
                 layers.extend(_conv_bn_relu(channels, width))
                 channels = width
