@@ -55,6 +55,11 @@ def records(store: Path) -> dict:
     return out
 
 
+def run_seconds(store: Path) -> float:
+    """Sum of the runs' own total times (each record's ``seconds.total``), in seconds."""
+    return sum(json.loads(path.read_text())["seconds"]["total"] for path in (store / "runs").glob("*.json"))
+
+
 def timed(command: list[str]) -> float:
     start = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DRIVE_LAB_PROGRESS": "0"})
@@ -86,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--jobs {args.jobs}: {figures['jobs_s']:.1f} s", flush=True)
         reference = records(serial_store)
         figures["jobs_records_identical"] = records(jobs_store) == reference
+        # How much slower each run computes beside another (shared caches, memory bandwidth,
+        # SMT siblings): the speed-up's ceiling is jobs / this.
+        figures["serial_run_s"] = run_seconds(serial_store)
+        figures["jobs_run_s"] = run_seconds(jobs_store)
+        figures["jobs_run_slowdown"] = figures["jobs_run_s"] / figures["serial_run_s"]
+        print(f"  runs' own time: serial {figures['serial_run_s']:.1f} s, --jobs {args.jobs} "
+              f"{figures['jobs_run_s']:.1f} s ({figures['jobs_run_slowdown']:.2f}x slower side by side)", flush=True)
         if not args.no_dask:
             from distributed import LocalCluster
 
@@ -103,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         figures["dask_speedup"] = figures["serial_s"] / figures["dask_s"]
     env = environment(resolve_device("cpu"))
     out = {"command": shlex.join([sys.executable, *sys.argv]), "settings": vars(args), "figures": figures,
-           "hardware": f"{env['processor']}, {env['cpu_count']} CPU cores", "environment": env}
+           "hardware": f"{env['processor']} ({env['cpu_model']}, {env['cpu_capability']}), {env['cpu_count']} CPU cores", "environment": env}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(figures, indent=1))
