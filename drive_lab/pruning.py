@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from .masks import Masks, keep_top
+from .masks import Masks, keep_top, keep_top_survivors
 from .masks.container import _APPLIED_BY_PRUNER
 from .progress import progress
 from .runtime import synchronize
@@ -102,7 +102,10 @@ def prune(
 
     Args:
         model: the network (its pruned weights are zeroed in place; nothing else changes).
-        score: a score function ``score(model, batches, masks, **score_options)``.
+        score: a score function ``score(model, batches, masks, **score_options)``. One
+            with a ``survivor_scores`` attribute (a function of the same arguments giving
+            the survivors' scores as one 1-D tensor, as :func:`drive_lab.scores.drive` has)
+            is ranked through that instead, with the same result.
         batches: called once per iteration, returns that iteration's scoring batches
             (fresh training batches each time); ``None`` for data-free scores.
         density: final density κ in (0, 1].
@@ -132,6 +135,10 @@ def prune(
     history = PruningHistory()
     steps = progress(schedule, desc="pruning", unit="iteration") if show_progress else schedule
     applied = None  # the masks this loop has applied to the model itself
+    # A score that can give its survivors' values alone (DRIVE: ``score.survivor_scores``)
+    # is ranked from those: the same masks, without full-size score tensors per iteration.
+    survivor_scores = getattr(score, "survivor_scores", None)
+    scorer, select = (survivor_scores, keep_top_survivors) if callable(survivor_scores) else (score, keep_top)
     for k, target in enumerate(steps, start=1):
         synchronize(device)
         start = time.perf_counter()
@@ -139,10 +146,10 @@ def prune(
         # the scorer's own masking of the (unchanged) weights is not done a second time.
         token = _APPLIED_BY_PRUNER.set(applied)
         try:
-            scores = score(model, batches() if batches is not None else None, masks, **options)
+            scores = scorer(model, batches() if batches is not None else None, masks, **options)
         finally:
             _APPLIED_BY_PRUNER.reset(token)
-        previous, masks = masks, keep_top(scores, masks, target)
+        previous, masks = masks, select(scores, masks, target)
         # Zero what this step pruned: only the newly pruned weights when the model is as
         # `previous` left it (version counters unchanged), else a full masks.apply(model).
         masks._apply_step(model, previous)

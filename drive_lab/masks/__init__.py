@@ -29,10 +29,10 @@ Cost (one pruning iteration should cost about one forward + backward pass):
   a branchy k-th-value search over all survivors.
 
 Modules: :mod:`.container` (:class:`Masks`, :class:`BoundMasks`), :mod:`.selection`
-(:func:`keep_top`), :mod:`.files` (:func:`save`, :func:`load`).
+(:func:`keep_top`, :func:`keep_top_survivors`), :mod:`.files` (:func:`save`, :func:`load`).
 """
 from .container import PRUNABLE_TYPES, BoundMasks, Masks, prunable_parameters
 from .files import load, save
-from .selection import keep_top
+from .selection import keep_top, keep_top_survivors
 
-__all__ = ["Masks", "BoundMasks", "keep_top", "prunable_parameters", "save", "load", "PRUNABLE_TYPES"]
+__all__ = ["Masks", "BoundMasks", "keep_top", "keep_top_survivors", "prunable_parameters", "save", "load", "PRUNABLE_TYPES"]

@@ -98,6 +98,50 @@ def keep_top(scores: Mapping[str, torch.Tensor], masks: Masks, density: float) -
     return _keep_top_torch(values.to(dtype), nan_hint, masks, k, names, scores)
 
 
+def keep_top_survivors(values: torch.Tensor, masks: Masks, density: float) -> Masks:
+    """:func:`keep_top` for scores given over the surviving weights only.
+
+    Args:
+        values: 1-D, one score per kept weight of ``masks``, in :meth:`Masks.select` order
+            (what :func:`drive_lab.scores.drive_survivors` returns), on the masks' device.
+        masks: the current masks.
+        density: target fraction of prunable weights to keep, in [0, 1].
+
+    The same masks as ``keep_top(masks.expand(values, -inf), masks, density)``, with the
+    same exactness, nesting and tie rule, without the full-size scores.
+    """
+    if not 0.0 <= density <= 1.0:
+        raise ValueError(f"density must be in [0, 1], got {density}")
+    if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.numel() != masks.kept():
+        raise ValueError(f"keep_top_survivors needs a 1-D tensor of {masks.kept()} scores (one per kept weight)")
+    device = masks._device
+    if values.device != device:
+        values = values.to(device)
+    names = masks._names
+    per_layer = dict(zip(names, torch.split(values, masks._layer_counts())))  # for the NaN message
+    n = masks.total()
+    k = int(round(density * n))
+    survivors = masks.kept()
+    if k > survivors:
+        error = _nan_error(names, per_layer)
+        raise error or ValueError(
+            f"cannot keep {k} weights (density {density:.6g}): only {survivors} survive; "
+            "masks are nested, so density can only go down"
+        )
+    dtype = torch.promote_types(torch.float32, values.dtype)
+    if container.NUMPY_ON_CPU and device.type == "cpu" and dtype in (torch.float32, torch.float64):
+        np_dtype = np.float32 if dtype == torch.float32 else np.float64
+        array = values.detach().numpy().astype(np_dtype, copy=False)
+        with np.errstate(invalid="ignore", over="ignore"):
+            nan = bool(np.isnan(array.sum()))
+        if nan:  # (a NaN sum from +inf and -inf scores is a false alarm)
+            error = _nan_error(names, per_layer)
+            if error is not None:
+                raise error
+        return _keep_top_numpy(array, masks, k)
+    return _keep_top_torch(values.detach().to(dtype), values.sum().isnan(), masks, k, names, per_layer)
+
+
 def _keep_top_numpy(values: np.ndarray, masks: Masks, k: int) -> Masks:
     """keep_top on the CPU: ``values`` are the survivors' scores (select order), no NaN."""
     survivors = values.size

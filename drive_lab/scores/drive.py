@@ -107,24 +107,58 @@ def drive(
     Reference: Saikumar & Varghese, "DRIVE: Dual Gradient-Based Rapid Iterative Pruning",
     arXiv 2404.03687 (2024); the combination is drive_lab's reading (method.md).
     """
-    validate_weights(magnitude, connection, convergence, combine)
     masks = masks if masks is not None else Masks.ones(model)
+    score, grads, on_numpy = _survivor_scores(model, batches, masks, magnitude, connection, convergence, combine)
+    # The full-size scores go into the gradient buffers, spent by now and ours alone (fresh
+    # from autograd.grad): no new memory the size of the network.
+    if on_numpy:
+        return masks._expand_np(score, float("-inf"), grads if _spare_all(grads, grads[0]) else None)
+    return masks.expand(score, float("-inf"), out=grads if _spare_all(grads, score) else None)
+
+
+def drive_survivors(
+    model: nn.Module,
+    batches: Iterable[Batch],
+    masks: Masks | None = None,
+    magnitude: float = 1.0,
+    connection: float = 1.0,
+    convergence: float = 1.0,
+    combine: str = "sum",
+) -> torch.Tensor:
+    """:func:`drive`'s scores of the surviving weights only, as one 1-D tensor.
+
+    The same numbers as ``masks.select(drive(...))``, bit for bit, without writing the
+    full-size result (pruned entries would only be ``-inf``): what the pruner ranks
+    (:func:`drive_lab.masks.keep_top_survivors`). Shape ``(masks.kept(),)``, in
+    :meth:`Masks.select` order, on the masks' device.
+    """
+    masks = masks if masks is not None else Masks.ones(model)
+    score, _, on_numpy = _survivor_scores(model, batches, masks, magnitude, connection, convergence, combine)
+    return torch.from_numpy(score) if on_numpy else score
+
+
+# The pruner ranks DRIVE's survivors directly (drive_lab.pruning.prune looks for this).
+drive.survivor_scores = drive_survivors
+
+
+def _survivor_scores(model: nn.Module, batches: Iterable[Batch], masks: Masks, magnitude: float, connection: float,
+                     convergence: float, combine: str):
+    """``(scores of the survivors, gradient buffers, computed with NumPy)`` for :func:`drive`."""
+    validate_weights(magnitude, connection, convergence, combine)
     weights, masks = masked_weights(model, masks)
     gradients = loss_gradients(model, batches, weights)
     # The same arithmetic as combine_terms(drive_terms(...)), on the surviving weights only:
     # pruned weights are 0 in every term, so they add nothing to the sums, and their score
     # is -inf whatever it is. At density d this touches a fraction d of the entries, in a
-    # handful of 1-D ops (in place where possible); the full-size result is written once,
-    # at the end, and nothing waits for the device (the sums stay tensors).
+    # handful of 1-D ops (in place where possible), and nothing waits for the device (the
+    # sums stay tensors).
     names = list(masks)
     thetas = [weights[name].detach() for name in names]
     grads = [gradients[name] for name in names]
     if masks._device.type == "cpu" and _numpy_route(thetas + grads) and len({t.dtype for t in thetas + grads}) == 1 \
             and grads[0].dtype in (torch.float32, torch.float64):
         # On the CPU the same arithmetic in NumPy, on zero-copy views (cheaper small calls).
-        score = _score_numpy(masks, thetas, grads, magnitude, connection, convergence, combine)
-        buffers = grads if _spare_all(grads, grads[0]) else None
-        return masks._expand_np(score, float("-inf"), buffers)
+        return _score_numpy(masks, thetas, grads, magnitude, connection, convergence, combine), grads, True
     m_term = masks.select(thetas).abs_()  # fresh tensors
     v_term = masks.select(grads).abs_()
     c_term = m_term * v_term  # |θ·g| = |θ|·|g|
@@ -139,9 +173,7 @@ def drive(
         score = _weighted(m_term.mul_(m_scale), magnitude).add_(c_part).add_(v_part)
     else:
         score = m_term.mul_(c_part.add_(v_part))
-    # The full-size scores go into the gradient buffers, spent by now and ours alone (fresh
-    # from autograd.grad): no new memory the size of the network.
-    return masks.expand(score, float("-inf"), out=grads if _spare_all(grads, score) else None)
+    return score, grads, False
 
 
 def _score_numpy(masks: Masks, thetas: list[torch.Tensor], grads: list[torch.Tensor], magnitude: float,
