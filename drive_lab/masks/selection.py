@@ -21,6 +21,20 @@ def _nan_error(names: list[str], scores: Mapping[str, torch.Tensor]) -> ValueErr
     return None
 
 
+def _target_count(density: float, masks: Masks, names: list[str], scores: Mapping[str, torch.Tensor]) -> int:
+    """k = round(density · n_prunable); a ValueError when fewer than k weights survive
+    (the NaN error instead, when a score is NaN: the likelier cause to report)."""
+    k = int(round(density * masks.total()))
+    survivors = masks.kept()
+    if k > survivors:
+        error = _nan_error(names, scores)
+        raise error or ValueError(
+            f"cannot keep {k} weights (density {density:.6g}): only {survivors} survive; "
+            "masks are nested, so density can only go down"
+        )
+    return k
+
+
 def keep_top(scores: Mapping[str, torch.Tensor], masks: Masks, density: float) -> Masks:
     """New masks keeping exactly ``round(density * n_prunable)`` weights with the highest scores.
 
@@ -50,15 +64,7 @@ def keep_top(scores: Mapping[str, torch.Tensor], masks: Masks, density: float) -
     for t in (scores[name] for name in names) if values is None else (values,):
         dtype = torch.promote_types(dtype, t.dtype)
     device = masks._device
-    n = masks.total()
-    k = int(round(density * n))
-    survivors = masks.kept()
-    if k > survivors:
-        error = _nan_error(names, scores)
-        raise error or ValueError(
-            f"cannot keep {k} weights (density {density:.6g}): only {survivors} survive; "
-            "masks are nested, so density can only go down"
-        )
+    k = _target_count(density, masks, names, scores)
     if values is None:
         tensors = []
         for name, size in zip(names, masks._sizes):
@@ -119,15 +125,7 @@ def keep_top_survivors(values: torch.Tensor, masks: Masks, density: float) -> Ma
         values = values.to(device)
     names = masks._names
     per_layer = dict(zip(names, torch.split(values, masks._layer_counts())))  # for the NaN message
-    n = masks.total()
-    k = int(round(density * n))
-    survivors = masks.kept()
-    if k > survivors:
-        error = _nan_error(names, per_layer)
-        raise error or ValueError(
-            f"cannot keep {k} weights (density {density:.6g}): only {survivors} survive; "
-            "masks are nested, so density can only go down"
-        )
+    k = _target_count(density, masks, names, per_layer)
     dtype = torch.promote_types(torch.float32, values.dtype)
     if container.NUMPY_ON_CPU and device.type == "cpu" and dtype in (torch.float32, torch.float64):
         np_dtype = np.float32 if dtype == torch.float32 else np.float64
