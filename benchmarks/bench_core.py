@@ -21,6 +21,8 @@ bf16 autocast and channels_last exactly as a real run does:
    * DRIVE:  ``drive_lab.scores.drive(model, [(x, y)], masks)``;
    * DRIVE + mask update: the above followed by ``keep_top`` to the next density of a
      100-iteration exponential schedule;
+   * the route ``prune`` takes for DRIVE: ``drive_survivors`` (the survivors' scores
+     alone, no full-size result) and ``keep_top_survivors`` alone;
    * and, to locate any overhead: ``drive_terms`` alone, ``keep_top`` alone, and one
      full ``drive_lab.pruning.prune`` iteration (scoring + keep_top + apply + the
      per-step observability report), timed alone (the ``load_state_dict`` that puts the
@@ -73,12 +75,12 @@ import torch
 import torch.nn.functional as F
 
 from drive_lab import data as data_module
-from drive_lab.masks import Masks, keep_top, prunable_parameters
+from drive_lab.masks import Masks, keep_top, keep_top_survivors, prunable_parameters
 from drive_lab.models import build
 from drive_lab.progress import set_progress
 from drive_lab.pruning import prune
 from drive_lab.runtime import environment, resolve_device, synchronize
-from drive_lab.scores import drive, drive_terms
+from drive_lab.scores import drive, drive_survivors, drive_terms
 from drive_lab.training import Optimisation, evaluate, make_optimiser, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -346,6 +348,14 @@ def bench_scoring_model(name: str, args, device: torch.device, data: data_module
     def update_only() -> None:
         keep_top(scores, masks, target)
 
+    def survivors_score() -> None:
+        drive_survivors(model, batches, masks)
+
+    survivor_values = drive_survivors(model, batches, masks)
+
+    def survivors_update() -> None:
+        keep_top_survivors(survivor_values, masks, target)
+
     def prune_iteration() -> None:
         # One full library iteration: score, keep_top, apply, observability report.
         prune(model, drive, lambda: batches, target, iterations=1, masks=masks,
@@ -375,6 +385,8 @@ def bench_scoring_model(name: str, args, device: torch.device, data: data_module
         "drive_plus_keep_top": drive_and_update,
         "drive_terms_only": terms,
         "keep_top_only": update_only,
+        "drive_survivors": survivors_score,
+        "keep_top_survivors_only": survivors_update,
         "prune_iteration": prune_iteration,
         "prune_iteration_incl_state_restore": prune_iteration_and_restore,
         "prune_per_iteration_of_10": prune_steady,
@@ -405,6 +417,7 @@ def bench_scoring_model(name: str, args, device: torch.device, data: data_module
         "seconds": result,
         "ratio_drive": result["drive"]["median"] / plain_median,
         "ratio_drive_plus_keep_top": result["drive_plus_keep_top"]["median"] / plain_median,
+        "ratio_drive_survivors": result["drive_survivors"]["median"] / plain_median,
         "target_ratio": TARGET_SCORING_RATIO,
         "ratio_prune_iteration": result["prune_iteration"]["median"] / plain_median,
         "ratio_prune_iteration_incl_state_restore":
@@ -530,6 +543,9 @@ def table(results: dict) -> str:
             row("drive + keep_top", sec["drive_plus_keep_top"])
             row("  drive_terms only", sec["drive_terms_only"])
             row("  keep_top only", sec["keep_top_only"])
+            if "drive_survivors" in sec:  # the route prune() takes for DRIVE
+                row("drive_survivors (the survivors' scores alone)", sec["drive_survivors"])
+                row("  keep_top_survivors only", sec["keep_top_survivors_only"])
             if "prune_iteration" in sec:
                 row("prune() 1 iteration", sec["prune_iteration"])
             row("  prune() 1 iteration (+ load_state_dict)", sec["prune_iteration_incl_state_restore"])
@@ -537,6 +553,8 @@ def table(results: dict) -> str:
                 row("prune() 10 iterations, per iteration", sec["prune_per_iteration_of_10"])
             ratio("ratio drive / plain", s["ratio_drive"], s["target_ratio"])
             lines.append(f"{'ratio (drive + keep_top) / plain':52s} {s['ratio_drive_plus_keep_top']:9.3f}x")
+            if "ratio_drive_survivors" in s:
+                lines.append(f"{'ratio drive_survivors / plain':52s} {s['ratio_drive_survivors']:9.3f}x")
             if "ratio_prune_iteration" in s:
                 ratio("ratio prune() iteration / plain", s["ratio_prune_iteration"],
                       s["target_prune_iteration_ratio"])
