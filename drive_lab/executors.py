@@ -53,13 +53,26 @@ def _start_worker(threads: int, counter, gpus: int) -> None:
         index = counter.value
         counter.value += 1
     if gpus > 0:  # one GPU per worker: set before CUDA initialises in this process
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+        os.environ["CUDA_VISIBLE_DEVICES"] = worker_gpu(index, gpus, os.environ.get("CUDA_VISIBLE_DEVICES"))
     import torch
 
     from .progress import set_progress
 
     torch.set_num_threads(threads)
     set_progress(False)  # the parent reports each finished run
+
+
+def worker_gpu(index: int, gpus: int, visible: str | None = None) -> str:
+    """The ``CUDA_VISIBLE_DEVICES`` value for worker ``index`` of a pool on ``gpus`` GPUs.
+
+    Worker i takes visible GPU ``i mod gpus``. ``visible``: the caller's own
+    ``CUDA_VISIBLE_DEVICES`` (e.g. ``"2,3"``): its entries name the GPUs the count refers
+    to, so worker 0 gets ``"2"``, not physical GPU 0; unset, GPUs are numbered 0..gpus-1.
+    """
+    entries = [entry.strip() for entry in visible.split(",") if entry.strip()] if visible else []
+    if entries:
+        return entries[index % min(gpus, len(entries))]
+    return str(index % gpus)
 
 
 def _gpu_count() -> int:

@@ -9,7 +9,7 @@ import pytest
 
 import drive_lab
 from drive_lab.config import RunConfig
-from drive_lab.executors import dask_workers_for_torch, local_executor, worker_threads
+from drive_lab.executors import dask_workers_for_torch, local_executor, worker_gpu, worker_threads
 from drive_lab.sweep import sweep
 
 BASE = RunConfig(method="drive", model="mlp", dataset="digits", epochs=1, warmup_epochs=0, iterations=2,
@@ -41,6 +41,15 @@ def serial(tmp_path_factory):
 
 def test_worker_threads_divide_the_cores():
     assert worker_threads(2, cores=2) == 1 and worker_threads(3, cores=16) == 5 and worker_threads(8, cores=2) == 1
+
+
+def test_workers_take_one_visible_gpu_each():
+    # No restriction: GPUs 0..n-1, round robin.
+    assert [worker_gpu(i, 2) for i in range(4)] == ["0", "1", "0", "1"]
+    # The caller restricted CUDA to physical GPUs 2 and 3: the workers share those two.
+    assert [worker_gpu(i, 2, "2,3") for i in range(3)] == ["2", "3", "2"]
+    assert [worker_gpu(i, 2, "GPU-aaaa, GPU-bbbb") for i in range(2)] == ["GPU-aaaa", "GPU-bbbb"]
+    assert worker_gpu(5, 1, "7") == "7"
 
 
 def test_local_workers_give_the_serial_records(tmp_path, serial):
