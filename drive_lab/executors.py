@@ -88,13 +88,21 @@ def local_executor(jobs: int, threads: int | None = None) -> ProcessPoolExecutor
     """A pool of ``jobs`` worker processes on this machine for :func:`drive_lab.sweep`.
 
     Each worker uses ``threads`` torch threads (default :func:`worker_threads`); on a
-    machine with several GPUs, worker i uses GPU ``i mod count``. Workers start by
-    spawning a fresh interpreter (safe with CUDA and OpenMP), which costs a few seconds
-    each, once per pool. Use it as a context manager so the workers end with the block.
+    machine with several GPUs, worker i uses GPU ``i mod count``. Use it as a context
+    manager so the workers end with the block.
+
+    Workers never inherit this process's state (safe with CUDA and OpenMP). Where the
+    platform has it (Linux, macOS) they are forked from a "forkserver", a fresh
+    interpreter that has imported torch and the run code once (no CUDA): every worker
+    starts with them imported, and :func:`start_worker_server` can start that server
+    before this process imports torch itself (the CLI does for ``--jobs N``). Forked
+    workers see the environment variables as they were when that server started (the
+    first pool of the process). Elsewhere (Windows) each worker spawns a fresh
+    interpreter and imports them itself.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-    context = multiprocessing.get_context("spawn")
+    context = _worker_context()
     counter = context.Value("i", 0)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
                                initargs=(threads or worker_threads(jobs), counter, _gpu_count()))
@@ -103,6 +111,50 @@ def local_executor(jobs: int, threads: int | None = None) -> ProcessPoolExecutor
     for _ in range(jobs):
         pool.submit(_import_run_code)
     return pool
+
+
+def _worker_context():
+    """The multiprocessing context of the worker processes: forkserver where available, else spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # What the server imports once, before it forks any worker ("__main__", the default,
+    # so functions of the caller's script still unpickle there). Ignored once this
+    # process's server runs: it keeps what it has.
+    context.set_forkserver_preload(["__main__", "drive_lab.pipeline"])
+    return context
+
+
+def start_worker_server() -> None:
+    """Start the server the local workers fork from now (it imports torch and the run code
+    in the background), so a pool created later starts its workers at once. No-op where
+    workers are spawned instead (Windows)."""
+    if _worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def start_worker_server_for(argv: list[str]) -> None:
+    """:func:`start_worker_server` when the command line ``argv`` (after ``python -m
+    drive_lab``) is a ``sweep`` or ``experiment`` with ``--jobs N``, N > 1, and no ``--dask``.
+
+    Called before the CLI imports torch, so the server's imports and this process's run
+    side by side. Anything it cannot read (bad input is the parser's to report) starts
+    nothing.
+    """
+    if not argv or argv[0] not in ("sweep", "experiment") or any(a in ("-h", "--help") for a in argv):
+        return
+    if any(a == "--dask" or a.startswith("--dask=") for a in argv):
+        return
+    jobs = None
+    for position, arg in enumerate(argv):
+        if arg == "--jobs" and position + 1 < len(argv):
+            jobs = argv[position + 1]
+        elif arg.startswith("--jobs="):
+            jobs = arg.split("=", 1)[1]
+    if jobs is not None and jobs.isdigit() and int(jobs) > 1:
+        start_worker_server()
 
 
 def _import_run_code() -> None:

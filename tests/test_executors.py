@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import Future
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +70,41 @@ def test_cli_jobs_two(tmp_path, serial):
         capture_output=True, text=True, timeout=300, env={**os.environ, "DRIVE_LAB_PROGRESS": "0"})
     assert completed.returncode == 0, completed.stderr
     assert "4 computed" in completed.stdout and _records(tmp_path) == serial
+
+
+@pytest.mark.parametrize("argv, starts", [
+    (["sweep", "--jobs", "2", "--grid", "seed=0,1"], True),
+    (["experiment", "overview", "--jobs=3"], True),
+    (["sweep", "--jobs", "1"], False),            # serial: no workers
+    (["sweep", "--grid", "seed=0,1"], False),
+    (["run", "--jobs", "2"], False),              # not a sweep (the parser refuses it)
+    (["sweep", "--jobs", "2", "--dask", "tcp://127.0.0.1:8786"], False),
+    (["sweep", "--jobs", "two"], False),          # bad input: the parser's to report
+    (["sweep", "--jobs", "2", "--help"], False),
+    ([], False),
+])
+def test_the_cli_starts_the_worker_server_only_for_local_workers(monkeypatch, argv, starts):
+    from drive_lab import executors
+
+    calls = []
+    monkeypatch.setattr(executors, "start_worker_server", lambda: calls.append(True))
+    executors.start_worker_server_for(argv)
+    assert bool(calls) is starts
+
+
+def test_python_m_drive_lab_does_not_import_torch_before_starting_the_server():
+    """The server must start while the parent is still importing torch, not after."""
+    script = (
+        "import sys, drive_lab.executors as e\n"
+        "seen = []\n"
+        "e.start_worker_server = lambda: seen.append('torch' in sys.modules)\n"
+        "e.start_worker_server_for(['sweep', '--jobs', '2'])\n"
+        "print(seen)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[False]"
+    main = (Path(drive_lab.__file__).parent / "__main__.py").read_text()
+    assert main.index("start_worker_server_for") < main.index("from .cli import main")
 
 
 class PollOnly:
