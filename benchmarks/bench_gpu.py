@@ -28,7 +28,8 @@ figures. The JSON output is rewritten after every part.
     ``vgg16`` and ``resnet18``: plain = ``autograd.grad`` of the cross-entropy w.r.t. the
     prunable weights; DRIVE = ``drive_lab.scores.drive(model, [(x, y)], masks)``; DRIVE +
     ``masks.keep_top`` to the first density of DRIVE's default schedule (90% sparsity in 100
-    iterations). float32, as the library scores; the model is channels_last on CUDA, as it
+    iterations); and the route ``prune`` takes for DRIVE, ``drive_survivors`` +
+    ``keep_top_survivors`` (no full-size scores). float32, as the library scores; the model is channels_last on CUDA, as it
     is after the library's warm-up training. Interleaved in rotating order after a warm-up;
     medians; ratios to plain.
 
@@ -434,8 +435,8 @@ def part_training(args, device: torch.device, record: dict) -> None:
 
 def score_model(name: str, args, device: torch.device, target: float) -> dict:
     """Plain forward-backward, DRIVE, DRIVE + keep_top on one batch of ``name``: medians and ratios."""
-    from drive_lab.masks import Masks, keep_top, prunable_parameters
-    from drive_lab.scores import drive
+    from drive_lab.masks import Masks, keep_top, keep_top_survivors, prunable_parameters
+    from drive_lab.scores import drive, drive_survivors
 
     model = fresh_model(name, args.image_size, device, args.seed, channels_last=device.type == "cuda")
     x, y = synthetic_batch(args.score_batch_size, args.image_size, device, args.seed + 1)
@@ -452,7 +453,11 @@ def score_model(name: str, args, device: torch.device, target: float) -> dict:
     def drive_and_keep_top() -> None:
         keep_top(drive(model, batches, masks), masks, target)
 
-    variants = {"plain_forward_backward": plain, "drive": drive_score, "drive_plus_keep_top": drive_and_keep_top}
+    def pruner_route() -> None:  # what prune() runs for DRIVE: the survivors' scores, ranked directly
+        keep_top_survivors(drive_survivors(model, batches, masks), masks, target)
+
+    variants = {"plain_forward_backward": plain, "drive": drive_score, "drive_plus_keep_top": drive_and_keep_top,
+                "drive_survivors_plus_keep_top_survivors": pruner_route}
     for fn in variants.values():
         for _ in range(args.score_warmup):
             fn()
@@ -474,6 +479,7 @@ def score_model(name: str, args, device: torch.device, target: float) -> dict:
         "seconds": seconds,
         "ratio_drive": seconds["drive"]["median"] / plain_median,
         "ratio_drive_plus_keep_top": seconds["drive_plus_keep_top"]["median"] / plain_median,
+        "ratio_pruner_route": seconds["drive_survivors_plus_keep_top_survivors"]["median"] / plain_median,
     }
 
 
@@ -493,7 +499,8 @@ def part_scoring(args, device: torch.device, record: dict) -> None:
             with deadline(left):
                 entry.update(score_model(name, args, device, target), status="ok")
             log(f"    plain {entry['seconds']['plain_forward_backward']['median'] * 1e3:.2f} ms, "
-                f"drive {entry['ratio_drive']:.2f}x, drive + keep_top {entry['ratio_drive_plus_keep_top']:.2f}x")
+                f"drive {entry['ratio_drive']:.2f}x, drive + keep_top {entry['ratio_drive_plus_keep_top']:.2f}x, "
+                f"pruner's route {entry['ratio_pruner_route']:.2f}x")
         except BudgetExceeded as error:
             entry.update(status="timeout", reason=f"--scoring-budget {args.scoring_budget:g} s ran out")
             out_of_time = error
@@ -633,7 +640,9 @@ def report(results: dict) -> str:
         lines.append(f"    {name} (batch {entry['batch_size']}): plain {sec['plain_forward_backward']['median'] * 1e3:.2f} ms, "
                      f"drive {sec['drive']['median'] * 1e3:.2f} ms ({entry['ratio_drive']:.2f}x), "
                      f"drive + keep_top {sec['drive_plus_keep_top']['median'] * 1e3:.2f} ms "
-                     f"({entry['ratio_drive_plus_keep_top']:.2f}x)")
+                     f"({entry['ratio_drive_plus_keep_top']:.2f}x), pruner's route (drive_survivors + "
+                     f"keep_top_survivors) {sec['drive_survivors_plus_keep_top_survivors']['median'] * 1e3:.2f} ms "
+                     f"({entry['ratio_pruner_route']:.2f}x)")
 
     e2e = parts.get("e2e", {})
     lines += ["", f"(d) DRIVE run end to end (resnet18, Fashion-MNIST): {e2e.get('status')}{_why(e2e)}"]
