@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     experiment_parser.add_argument("--extend", action="store_true",
                                    help="keep the committed table's rows and run only the planned runs it lacks "
                                         "(e.g. a network added to the plan)")
+    experiment_parser.add_argument("--spot-check", type=_positive_int, default=None, metavar="N",
+                                   help="recompute N of the committed table's runs, drawn at random, in a fresh "
+                                        "temporary store and compare them with the table (nothing is written)")
     experiment_parser.add_argument("--results-dir", default=None, help="run store (default: $DRIVE_LAB_RESULTS or results/)")
     experiment_parser.add_argument("--tables-dir", default=None, help="where <preset>/<name>.csv go (default: results/)")
     experiment_parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -260,11 +263,39 @@ def experiment_command(parser: argparse.ArgumentParser, args: argparse.Namespace
              else list(experiments.GROUPS.get(args.name, [args.name])))
     if len(names) > 1:  # a group runs what the preset plans; a single name with no runs is an error below
         names = [name for name in names if experiments.get_experiment(name).configs(get_preset(args.preset))]
+    if args.spot_check is not None:
+        if args.recompute or args.extend:
+            parser.error("--spot-check compares with the committed table: it excludes --recompute and --extend")
+        return _spot_check(names, args)
     with executor_for(args.jobs, args.dask) as executor:
         for name in names:
             frame = experiments.results(name, args.preset, recompute=args.recompute, tables_dir=args.tables_dir,
                                         results_dir=args.results_dir, executor=executor, extend=args.extend)
             print(f"{name}: {len(frame)} runs; {frame.attrs['source']}")
+    return 0
+
+
+def _spot_check(names: list[str], args: argparse.Namespace) -> int:
+    """``experiment NAME --spot-check N``: recomputed runs beside the committed table's."""
+    from . import experiments
+
+    shown = ("method", "model", "sparsity", "seed", "final_test_accuracy_table", "final_test_accuracy_now", "identical")
+    differing = 0
+    with executor_for(args.jobs, args.dask) as executor:
+        for name in names:
+            frame = experiments.spot_check(name, args.preset, rows=args.spot_check, tables_dir=args.tables_dir,
+                                           executor=executor)
+            differing += int((~frame["identical"]).sum())
+            print(f"{name}: {int(frame['identical'].sum())} of {len(frame)} recomputed runs identical to the table "
+                  f"({frame.attrs['hardware']})")
+            table = frame[list(shown)].copy()
+            for column in ("final_test_accuracy_table", "final_test_accuracy_now"):
+                table[column] = (100 * table[column]).map(lambda v: f"{v:.2f} %")
+            print(table.rename(columns={"final_test_accuracy_table": "table acc", "final_test_accuracy_now": "now acc"})
+                  .to_string(index=False))
+    if differing:
+        print(f"{differing} run(s) differ. On another CPU small differences are expected (docs/method.md, "
+              "\"Run identity\"); on the table's own machine and revision they are not.")
     return 0
 
 

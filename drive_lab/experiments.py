@@ -178,6 +178,67 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     return frame
 
 
+SPOT_CHECK_COLUMNS = ("final_test_accuracy", "final_test_loss", "kept_weights")
+
+
+def spot_check(name: str, preset: str | Preset | None = None, rows: int = 3, seed: int = 0,
+               tables_dir: str | os.PathLike | None = None, executor=None):
+    """Recompute ``rows`` runs of a committed table, drawn at random, in a fresh store, and compare.
+
+    For a reader who wants to know whether a table's numbers come out of the code on their
+    machine. Nothing is read from or written to any run store (the runs compute in a
+    temporary one), and the table is not touched.
+
+    Args:
+        name, preset: the experiment and its preset (as :func:`results`).
+        rows: how many of the table's runs to recompute (at most all of them).
+        seed: which ones (the draw is ``random.Random(seed)`` over the table's planned keys).
+
+    Returns:
+        A DataFrame, one row per recomputed run: ``key``, ``method``, ``model``,
+        ``sparsity``, ``seed``, then ``<column>_table`` and ``<column>_now`` for each of
+        :data:`SPOT_CHECK_COLUMNS`, and ``identical`` (all three equal). ``attrs["hardware"]``
+        names the table's and this machine's CPU kernels: on a different CPU the last bits,
+        and after training small accuracy differences, are expected (method.md, "Run identity").
+    """
+    import random
+    import tempfile
+
+    import pandas
+
+    from .runtime import environment, resolve_device
+
+    preset = preset if isinstance(preset, Preset) else get_preset(preset)
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ValueError(f"rows must be an integer >= 1, got {rows!r}")
+    tables = Path(tables_dir) if tables_dir is not None else default_tables_dir()
+    path = table_path(name, preset, tables)
+    if not path.exists():
+        raise ValueError(f"no committed table to check at {path}; `{command(name, preset)}` writes it")
+    table = _read_table(path).drop_duplicates("key").set_index("key")
+    planned = {c.key(): c for c in get_experiment(name).configs(preset)}
+    keys = sorted(set(table.index) & set(planned))
+    if not keys:
+        raise ValueError(f"{path} holds none of the {preset.name} preset's planned runs for {name!r}")
+    chosen = random.Random(seed).sample(keys, min(rows, len(keys)))
+    with tempfile.TemporaryDirectory(prefix="drive_lab_spot_check_") as store:
+        now = run_configs([planned[k] for k in chosen], results_dir=store, executor=executor,
+                          show=("method", "sparsity", "seed")).drop_duplicates("key").set_index("key")
+    out = []
+    for key in chosen:
+        row = {"key": key, **{f: table.at[key, f] for f in ("method", "model", "sparsity", "seed")}}
+        for column in SPOT_CHECK_COLUMNS:
+            row[f"{column}_table"], row[f"{column}_now"] = table.at[key, column], now.at[key, column]
+        row["identical"] = all(row[f"{c}_table"] == row[f"{c}_now"] for c in SPOT_CHECK_COLUMNS)
+        out.append(row)
+    frame = pandas.DataFrame(out)
+    meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+    env = environment(resolve_device("auto"))
+    frame.attrs["hardware"] = (f"table: {meta.get('hardware', 'unrecorded')}; now: {env['processor']} "
+                               f"({env['cpu_model']}, {env['cpu_capability']}), {env['cpu_count']} CPU cores")
+    return frame
+
+
 def _read_table(path: Path):
     import pandas
 

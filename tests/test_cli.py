@@ -59,3 +59,22 @@ def test_bad_flags_give_clear_errors(argv, message, capsys):
 def test_module_entry_point_runs():
     completed = subprocess.run([sys.executable, "-m", "drive_lab", "--help"], capture_output=True, text=True)
     assert completed.returncode == 0 and "run" in completed.stdout and "sweep" in completed.stdout
+
+
+def test_experiment_spot_check_prints_the_comparison(tmp_path, capsys):
+    from drive_lab import experiments
+    from drive_lab.presets import get_preset
+    from drive_lab.sweep import run_configs
+
+    smoke = get_preset("smoke")
+    frame = run_configs(experiments.get_experiment("overview").configs(smoke), results_dir=tmp_path / "store")
+    experiments.write_table(frame, "overview", smoke, experiments.table_path("overview", smoke, tmp_path))
+    capsys.readouterr()
+    assert cli.main(["experiment", "overview", "--preset", "smoke", "--spot-check", "1", "--tables-dir",
+                     str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "overview: 1 of 1 recomputed runs identical to the table" in out and "table acc" in out
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["experiment", "overview", "--preset", "smoke", "--spot-check", "1", "--recompute"])
+    assert exit_info.value.code == 2
+    assert "excludes --recompute and --extend" in capsys.readouterr().err

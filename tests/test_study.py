@@ -190,3 +190,36 @@ def test_records_name_the_cpu_kernels_that_computed_them(tmp_path):
     assert isinstance(record["cpu_model"], str) and record["cpu_model"]
     meta = json.loads((tmp_path / "t.json").read_text())
     assert "DEFAULT" in meta["hardware"] and meta["environment"]["cpu_capability"] == "DEFAULT"
+
+
+def test_spot_check_recomputes_table_rows_and_finds_a_changed_number(tmp_path):
+    """Runs recomputed in a fresh store equal the table they came from (same machine and code);
+    a number edited in the CSV is reported, and neither the table nor any store is written."""
+    import pandas as pd
+
+    from drive_lab.sweep import run_configs
+
+    smoke = get_preset("smoke")
+    configs = experiments.get_experiment("overview").configs(smoke)
+    frame = run_configs(configs, results_dir=tmp_path / "store")
+    path = experiments.table_path("overview", smoke, tmp_path / "tables")
+    experiments.write_table(frame, "overview", smoke, path)
+    checked = experiments.spot_check("overview", smoke, rows=2, seed=1, tables_dir=tmp_path / "tables")
+    assert len(checked) == 2 and checked["identical"].all()
+    assert set(checked["key"]) <= {c.key() for c in configs}
+    assert "now:" in checked.attrs["hardware"]
+
+    table = pd.read_csv(path)
+    edited = checked["key"].iloc[0]
+    table.loc[table["key"] == edited, "final_test_accuracy"] += 0.01
+    table.to_csv(path, index=False)
+    before = path.read_text()
+    again = experiments.spot_check("overview", smoke, rows=2, seed=1, tables_dir=tmp_path / "tables")
+    assert list(again["key"]) == list(checked["key"])  # the same draw
+    assert dict(zip(again["key"], again["identical"])) == {k: k != edited for k in again["key"]}
+    assert path.read_text() == before and not (tmp_path / "tables" / "runs").exists()
+
+    with pytest.raises(ValueError, match="rows must be an integer >= 1"):
+        experiments.spot_check("overview", smoke, rows=0, tables_dir=tmp_path / "tables")
+    with pytest.raises(ValueError, match="no committed table to check"):
+        experiments.spot_check("baselines", smoke, tables_dir=tmp_path / "tables")
