@@ -28,10 +28,12 @@ Cost (one pruning iteration should cost about one forward + backward pass):
   selection is a vectorised comparison plus a stable sort of a few candidates instead of
   a branchy k-th-value search over all survivors.
 
-Modules: :mod:`.container` (:class:`Masks`, :class:`BoundMasks`), :mod:`.selection`
+Modules: :mod:`.container` (:class:`Masks`, :class:`BoundMasks`), :mod:`.prunable` (which weights
+are prunable), :mod:`.arrays` (array helpers), :mod:`.scored` (the scores dict of :meth:`Masks.expand`), :mod:`.selection`
 (:func:`keep_top`, :func:`keep_top_survivors`), :mod:`.files` (:func:`save`, :func:`load`).
 """
-from .container import PRUNABLE_TYPES, BoundMasks, Masks, prunable_parameters
+from .container import BoundMasks, Masks
+from .prunable import PRUNABLE_TYPES, prunable_parameters
 from .files import load, save
 from .selection import keep_top, keep_top_survivors
 

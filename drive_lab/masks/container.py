@@ -6,7 +6,6 @@ The package docstring (:mod:`drive_lab.masks`) states the invariants and the cos
 from __future__ import annotations
 
 import contextvars
-import math
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Iterator
@@ -15,82 +14,29 @@ import numpy as np
 import torch
 from torch import nn
 
-PRUNABLE_TYPES = (nn.Conv2d, nn.Linear)
+from .arrays import _np, _offsets, _true_positions, _written
+from .prunable import PRUNABLE_TYPES, _prunable_modules, prunable_parameters
+from .scored import _Scores
+
+__all__ = ["Masks", "BoundMasks", "PRUNABLE_TYPES", "prunable_parameters"]
 
 # CPU bookkeeping in NumPy (see the package docstring). The torch route computes the same
 # masks; tests switch this off (here, where it is read) to run it on the CPU too.
 NUMPY_ON_CPU = True
 
+
+def _numpy_on_cpu() -> bool:
+    """Whether the CPU bookkeeping takes the NumPy route (:data:`NUMPY_ON_CPU`, read at call time)."""
+    return NUMPY_ON_CPU
+
+
 _NUMPY_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bool, torch.int64, torch.int32,
                  torch.int16, torch.int8, torch.uint8)
-
-
-def prunable_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
-    """The prunable weights of ``model``, keyed as in ``model.named_parameters()``.
-
-    Raises ``ValueError`` when the model has no ``nn.Conv2d``/``nn.Linear`` weight.
-    """
-    weights = {
-        f"{module_name}.weight" if module_name else "weight": module.weight
-        for module_name, module in model.named_modules()
-        if isinstance(module, PRUNABLE_TYPES) and module.weight is not None
-    }
-    if not weights:
-        raise ValueError(
-            f"{type(model).__name__} has no prunable layer: drive_lab prunes the .weight of "
-            "nn.Conv2d and nn.Linear modules, and this model contains none"
-        )
-    return weights
-
-
-def _prunable_modules(model: nn.Module) -> dict[str, nn.Module]:
-    """The prunable modules of ``model`` keyed by their weight's name (as :func:`prunable_parameters`)."""
-    modules = {f"{module_name}.weight" if module_name else "weight": module
-               for module_name, module in model.named_modules()
-               if isinstance(module, PRUNABLE_TYPES) and getattr(module, "weight", None) is not None}
-    if not modules:
-        prunable_parameters(model)  # raises the error that names the problem
-    return modules
 
 
 def _numpy_route(tensors: Sequence[torch.Tensor]) -> bool:
     """Whether ``tensors`` can be handled by the NumPy route (CPU, a NumPy dtype)."""
     return NUMPY_ON_CPU and all(t.device.type == "cpu" and t.dtype in _NUMPY_DTYPES for t in tensors)
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    """Zero-copy NumPy view of a CPU tensor (detached first when it requires grad)."""
-    return t.detach().numpy() if t.requires_grad else t.numpy()
-
-
-def _true_positions(flags: torch.Tensor, count: int) -> torch.Tensor:
-    """Sorted positions of the ``True`` entries of the 1-D bool ``flags``; ``count`` of them.
-
-    On CUDA ``nonzero_static`` needs no host synchronisation (the count is known here).
-    """
-    if flags.device.type == "cuda" and hasattr(torch, "nonzero_static"):
-        try:
-            return torch.nonzero_static(flags, size=count).squeeze(1)
-        except (RuntimeError, NotImplementedError):  # pragma: no cover - older builds
-            pass
-    return flags.nonzero().squeeze(1)
-
-
-def _offsets(sizes: Sequence[int]) -> list[int]:
-    offsets, offset = [], 0
-    for size in sizes:
-        offsets.append(offset)
-        offset += size
-    return offsets
-
-
-def _bounds(counts: Sequence[int]) -> list[int]:
-    """Cumulative counts without the first 0 and the total: where each layer's segment ends."""
-    bounds, total = [], 0
-    for c in counts[:-1]:
-        total += c
-        bounds.append(total)
-    return bounds
 
 
 # Set by drive_lab.pruning.prune around a scorer call: the Masks it has just applied to the
@@ -542,13 +488,6 @@ class Masks(Mapping):
         return {name: m.cpu() for name, m in self._masks.items()}
 
 
-def _written(tensors: list[torch.Tensor]) -> None:
-    """Advance the version counters of tensors written through NumPy (as torch would)."""
-    increment = getattr(torch.autograd.graph, "increment_version", None)
-    if increment is not None:
-        increment(tensors)
-
-
 def _matching_weights(masks: Masks, model: nn.Module, weights: Mapping[str, torch.Tensor] | None = None) -> list:
     """``model``'s prunable weights in masks order; ValueError if the names differ."""
     weights = prunable_parameters(model) if weights is None else weights
@@ -590,43 +529,3 @@ class BoundMasks:
         if pairs:
             grads, factors = zip(*pairs)
             torch._foreach_mul_(list(grads), list(factors))
-
-
-
-class _Scores(dict):
-    """What :meth:`Masks.expand` returns: a plain ``{name: Tensor}`` dict that also keeps the
-    survivors' values it was built from, so :func:`keep_top` need not gather them again.
-
-    The shortcut is taken only while it is provably the same data: same ``Masks`` object,
-    the same tensor objects under the same names, and neither they nor the values modified
-    in place since (their version counters unchanged). Anything else, a replaced entry, an
-    in-place edit, other masks, goes the general way.
-    """
-
-    __slots__ = ("_masks", "_values", "_tensors", "_versions")
-
-    def __reduce__(self):  # pickles (torch.save, deepcopy) as the plain dict it is
-        return (dict, (dict(self),))
-
-    @classmethod
-    def build(cls, tensors: dict[str, torch.Tensor], masks: "Masks", values: torch.Tensor, fill: float) -> dict:
-        out = cls(tensors)
-        out._masks = masks if not math.isnan(fill) else None
-        out._values = values
-        out._tensors = list(tensors.values())
-        out._versions = [values._version] + [t._version for t in out._tensors]
-        return out
-
-    @staticmethod
-    def survivor_values(scores: Mapping[str, torch.Tensor], masks: "Masks") -> torch.Tensor | None:
-        if type(scores) is not _Scores or scores._masks is not masks or len(scores) != len(masks):
-            return None
-        if any(scores.get(name) is not t for name, t in zip(masks, scores._tensors)):
-            return None
-        if [scores._values._version] + [t._version for t in scores._tensors] != scores._versions:
-            return None
-        if scores._values.device != masks._device:
-            return None
-        return scores._values
-
-

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
 
-from . import container
-from .container import _NUMPY_DTYPES, Masks, _Scores, _bounds, _np, _offsets, _true_positions
+from .arrays import _bounds, _np, _offsets, _true_positions
+from .container import _NUMPY_DTYPES, Masks, _numpy_on_cpu
+from .scored import _Scores
 
 
 def _nan_error(names: list[str], scores: Mapping[str, torch.Tensor]) -> ValueError | None:
@@ -21,13 +22,13 @@ def _nan_error(names: list[str], scores: Mapping[str, torch.Tensor]) -> ValueErr
     return None
 
 
-def _target_count(density: float, masks: Masks, names: list[str], scores: Mapping[str, torch.Tensor]) -> int:
+def _target_count(density: float, masks: Masks, nan_error: Callable[[], ValueError | None]) -> int:
     """k = round(density · n_prunable); a ValueError when fewer than k weights survive
-    (the NaN error instead, when a score is NaN: the likelier cause to report)."""
+    (``nan_error()`` instead, when a score is NaN: the likelier cause to report)."""
     k = int(round(density * masks.total()))
     survivors = masks.kept()
     if k > survivors:
-        error = _nan_error(names, scores)
+        error = nan_error()
         raise error or ValueError(
             f"cannot keep {k} weights (density {density:.6g}): only {survivors} survive; "
             "masks are nested, so density can only go down"
@@ -64,7 +65,7 @@ def keep_top(scores: Mapping[str, torch.Tensor], masks: Masks, density: float) -
     for t in (scores[name] for name in names) if values is None else (values,):
         dtype = torch.promote_types(dtype, t.dtype)
     device = masks._device
-    k = _target_count(density, masks, names, scores)
+    k = _target_count(density, masks, lambda: _nan_error(names, scores))
     if values is None:
         tensors = []
         for name, size in zip(names, masks._sizes):
@@ -72,7 +73,7 @@ def keep_top(scores: Mapping[str, torch.Tensor], masks: Masks, density: float) -
             if t.numel() != size:
                 raise ValueError(f"scores[{name!r}] has {t.numel()} entries, its mask {size}")
             tensors.append(t if t.device == device else t.to(device))
-    if container.NUMPY_ON_CPU and device.type == "cpu" and dtype in (torch.float32, torch.float64):
+    if _numpy_on_cpu() and device.type == "cpu" and dtype in (torch.float32, torch.float64):
         np_dtype = np.float32 if dtype == torch.float32 else np.float64
         if values is not None:
             # Scores from Masks.expand (DRIVE's), unchanged since: pruned entries hold the
@@ -124,20 +125,23 @@ def keep_top_survivors(values: torch.Tensor, masks: Masks, density: float) -> Ma
     if values.device != device:
         values = values.to(device)
     names = masks._names
-    per_layer = dict(zip(names, torch.split(values, masks._layer_counts())))  # for the NaN message
-    k = _target_count(density, masks, names, per_layer)
+
+    def per_layer() -> dict[str, torch.Tensor]:  # the survivors' scores by layer, for NaN messages
+        return dict(zip(names, torch.split(values, masks._layer_counts())))
+
+    k = _target_count(density, masks, lambda: _nan_error(names, per_layer()))
     dtype = torch.promote_types(torch.float32, values.dtype)
-    if container.NUMPY_ON_CPU and device.type == "cpu" and dtype in (torch.float32, torch.float64):
+    if _numpy_on_cpu() and device.type == "cpu" and dtype in (torch.float32, torch.float64):
         np_dtype = np.float32 if dtype == torch.float32 else np.float64
         array = values.detach().numpy().astype(np_dtype, copy=False)
         with np.errstate(invalid="ignore", over="ignore"):
             nan = bool(np.isnan(array.sum()))
         if nan:  # (a NaN sum from +inf and -inf scores is a false alarm)
-            error = _nan_error(names, per_layer)
+            error = _nan_error(names, per_layer())
             if error is not None:
                 raise error
         return _keep_top_numpy(array, masks, k)
-    return _keep_top_torch(values.detach().to(dtype), values.sum().isnan(), masks, k, names, per_layer)
+    return _keep_top_torch(values.detach().to(dtype), values.sum().isnan(), masks, k, names, per_layer())
 
 
 def _keep_top_numpy(values: np.ndarray, masks: Masks, k: int) -> Masks:
