@@ -153,7 +153,7 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
         return _extended(name, preset, path, results_dir, executor)
     if path.exists() and not recompute:
         frame = _read_table(path)
-        meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+        meta = _sidecar(path)
         frame.attrs["source"] = (f"{path} (committed; produced by `{meta.get('command', command(name, preset))}` "
                                  f"on {meta.get('hardware', 'unrecorded hardware')}, {meta.get('created', '')})")
         stale = _plan_difference(frame, experiment.configs(preset))
@@ -232,11 +232,17 @@ def spot_check(name: str, preset: str | Preset | None = None, rows: int = 3, see
         row["identical"] = all(row[f"{c}_table"] == row[f"{c}_now"] for c in SPOT_CHECK_COLUMNS)
         out.append(row)
     frame = pandas.DataFrame(out)
-    meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+    meta = _sidecar(path)
     env = environment(resolve_device("auto"))
     frame.attrs["hardware"] = (f"table: {meta.get('hardware', 'unrecorded')}; now: {env['processor']} "
                                f"({env['cpu_model']}, {env['cpu_capability']}), {env['cpu_count']} CPU cores")
     return frame
+
+
+def _sidecar(path: Path) -> dict:
+    """The JSON provenance written beside a table's CSV (``{}`` when there is none)."""
+    meta = path.with_suffix(".json")
+    return json.loads(meta.read_text()) if meta.exists() else {}
 
 
 def _read_table(path: Path):
@@ -258,7 +264,7 @@ def _extended(name: str, preset: Preset, path: Path, results_dir, executor):
     planned = {c.key() for c in configs}
     kept = old[old["key"].isin(planned)]
     todo = [c for c in configs if c.key() not in set(kept["key"])]
-    previous = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+    previous = _sidecar(path)
     start = time.perf_counter()
     frame = kept
     if todo:
