@@ -141,8 +141,6 @@ def results(name: str, preset: str | Preset | None = None, recompute: bool = Fal
     planned runs it lacks (e.g. a network added to the study), then write the union. For when
     the run store no longer holds the table's runs; the sidecar records the extension.
     """
-    import pandas
-
     experiment = get_experiment(name)
     preset = preset if isinstance(preset, Preset) else get_preset(preset)
     tables = Path(tables_dir) if tables_dir is not None else default_tables_dir()
